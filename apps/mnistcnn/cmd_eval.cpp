@@ -1,0 +1,90 @@
+// mnistcnn eval: loss, accuracy, per-class precision/recall/F1 and the confusion matrix
+// of a model on the test pair of an IDX directory.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common.h"
+#include "mnistcnn/data/loader.h"
+#include "mnistcnn/io/model_file.h"
+#include "mnistcnn/train/trainer.h"
+
+namespace mnistcnn::cli {
+
+namespace {
+
+struct EvalArgs {
+  std::string model, data_dir = "data/mnist";
+  int threads = 0;
+  int64_t batch_size = 256;
+  bool as_json = false;
+};
+
+void run_eval(const EvalArgs& a) {
+  setup_threads(a.threads);
+  io::LoadedModel m = io::load_model(a.model);
+  data::Dataset test = load_split(a.data_dir, data::Split::Test, a.as_json);
+  data::Loader loader(test, {}, a.batch_size, false, 0, m.info.normalization);
+  const train::EvalResult r = train::evaluate(m.net, loader);
+  const auto& cm = r.confusion;
+  const int C = cm.classes();
+  const auto names = io::class_names(m.info, C);
+  const auto per_class = cm.per_class();
+  if (a.as_json) {
+    nlohmann::json pc = nlohmann::json::array(), conf = nlohmann::json::array();
+    for (int k = 0; k < C; ++k) {
+      const auto& m_k = per_class[static_cast<size_t>(k)];
+      pc.push_back({{"class", names[static_cast<size_t>(k)]}, {"precision", m_k.precision}, {"recall", m_k.recall},
+                    {"f1", m_k.f1}, {"support", m_k.support}});
+      nlohmann::json row = nlohmann::json::array();
+      for (int j = 0; j < C; ++j) row.push_back(cm.at(k, j));
+      conf.push_back(row);
+    }
+    auto avg = [](const train::ClassMetrics& m_) {
+      return nlohmann::json{{"precision", m_.precision}, {"recall", m_.recall}, {"f1", m_.f1}, {"support", m_.support}};
+    };
+    nlohmann::json j = {{"model", a.model}, {"data", a.data_dir}, {"accuracy", r.accuracy()}, {"loss", r.loss},
+                        {"count", r.count()}, {"errors", r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)},
+                        {"per_class", pc}, {"macro_avg", avg(cm.macro())}, {"weighted_avg", avg(cm.weighted())},
+                        {"confusion", conf}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model: %s\ndata:  %s (%s images)\n\n", a.model.c_str(), a.data_dir.c_str(), human_count(r.count()).c_str());
+  std::printf("accuracy: %s   loss: %.4f   errors: %lld\n\n", percent(r.accuracy()).c_str(), r.loss,
+              static_cast<long long>(r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)));
+  std::printf("%-12s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
+  for (int k = 0; k < C; ++k) {
+    const auto& m_k = per_class[static_cast<size_t>(k)];
+    std::printf("%-12s %9.4f %9.4f %9.4f %9lld\n", names[static_cast<size_t>(k)].c_str(), m_k.precision, m_k.recall,
+                m_k.f1, static_cast<long long>(m_k.support));
+  }
+  const auto mac = cm.macro(), wei = cm.weighted();
+  std::printf("%-12s %9.4f %9.4f %9.4f %9lld\n", "macro avg", mac.precision, mac.recall, mac.f1,
+              static_cast<long long>(mac.support));
+  std::printf("%-12s %9.4f %9.4f %9.4f %9lld\n\n", "weighted avg", wei.precision, wei.recall, wei.f1,
+              static_cast<long long>(wei.support));
+  std::printf("confusion matrix (rows: true class, columns: predicted)\n%6s", "");
+  for (int j = 0; j < C; ++j) std::printf("%6s", names[static_cast<size_t>(j)].substr(0, 5).c_str());
+  std::printf("\n");
+  for (int k = 0; k < C; ++k) {
+    std::printf("%6s", names[static_cast<size_t>(k)].substr(0, 5).c_str());
+    for (int j = 0; j < C; ++j) std::printf("%6lld", static_cast<long long>(cm.at(k, j)));
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate a model on the test images of an IDX directory");
+  cmd->add_option("--model", a->model, "model file (.safetensors)")->required();
+  cmd->add_option("--data", a->data_dir, "directory holding t10k-images/t10k-labels (raw or .gz)")->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
+  cmd->callback([a] { run_eval(*a); });
+}
+
+}  // namespace mnistcnn::cli

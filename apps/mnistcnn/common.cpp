@@ -1,0 +1,44 @@
+#include "common.h"
+
+#include <unistd.h>
+
+#include "mnistcnn/kernels/parallel.h"
+
+namespace mnistcnn::cli {
+
+int setup_threads(int threads) {
+  kernels::set_num_threads(threads);
+  return kernels::num_threads();
+}
+
+bool stderr_is_tty() { return isatty(STDERR_FILENO) != 0; }
+
+data::Dataset load_split(const std::string& dir, data::Split split, bool quiet) {
+  data::Dataset ds = data::load_idx_split(dir, split);
+  if (!quiet)
+    note("loaded " + std::string(data::split_name(split)) + " set: " + human_count(ds.size()) + " images of " +
+         std::to_string(ds.rows) + "x" + std::to_string(ds.cols) + " from " + dir);
+  return ds;
+}
+
+std::string percent(double fraction, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f%%", decimals, 100.0 * fraction);
+  return buf;
+}
+
+std::string human_count(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+void note(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace mnistcnn::cli

@@ -1,0 +1,22 @@
+// Helpers shared by the subcommands: thread setup, data loading with messages, and
+// output formatting. Nothing here computes; it calls the library.
+#pragma once
+#include <cstdio>
+#include <string>
+
+#include "mnistcnn/data/dataset.h"
+
+namespace mnistcnn::cli {
+
+// Applies --threads (0: all cores) to the one OpenMP pool; returns the count in use.
+int setup_threads(int threads);
+bool stderr_is_tty();
+// Loads DIR's split, logging what was read to stderr.
+data::Dataset load_split(const std::string& dir, data::Split split, bool quiet = false);
+// "98.93%"
+std::string percent(double fraction, int decimals = 2);
+std::string human_count(int64_t n);  // 1234567 -> "1,234,567"
+// Prints one line to stderr (progress and logs never go to stdout).
+void note(const std::string& line);
+
+}  // namespace mnistcnn::cli

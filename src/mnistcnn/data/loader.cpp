@@ -1,0 +1,76 @@
+#include "mnistcnn/data/loader.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "mnistcnn/core/error.h"
+#include "mnistcnn/core/rng.h"
+
+namespace mnistcnn::data {
+
+std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t stream) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  std::iota(p.begin(), p.end(), 0);
+  Rng rng(seed, stream);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rng.below(static_cast<uint64_t>(i + 1))]);
+  return p;
+}
+
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_indices(int64_t n, double fraction,
+                                                                    uint64_t seed) {
+  if (!(fraction >= 0.0 && fraction < 1.0)) throw Error("validation split must be in [0, 1)");
+  const auto n_val = static_cast<int64_t>(std::llround(static_cast<double>(n) * fraction));
+  if (n_val == 0) {
+    std::vector<int64_t> all(static_cast<size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    return {all, {}};
+  }
+  auto p = permutation(n, seed, 0x5911ULL);
+  std::vector<int64_t> val(p.end() - n_val, p.end());
+  p.resize(static_cast<size_t>(n - n_val));
+  return {p, val};
+}
+
+Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_size, bool shuffle,
+               uint64_t seed, Normalization norm)
+    : data_(data), indices_(std::move(indices)), batch_size_(batch_size), shuffle_(shuffle),
+      seed_(seed), norm_(norm) {
+  if (batch_size < 1) throw Error("batch size must be at least 1");
+  if (indices_.empty()) {
+    indices_.resize(static_cast<size_t>(data.size()));
+    std::iota(indices_.begin(), indices_.end(), 0);
+  }
+  for (int64_t i : indices_)
+    if (i < 0 || i >= data.size()) throw Error("loader: index " + std::to_string(i) + " outside the dataset");
+  for (int b = 0; b < 256; ++b) lut_[b] = norm_.apply(static_cast<float>(b) / 255.0f);
+  start_epoch(0);
+}
+
+void Loader::start_epoch(int64_t epoch) {
+  if (!shuffle_) {
+    order_ = indices_;
+    return;
+  }
+  const auto p = permutation(size(), seed_, 0xE90C0000ULL + static_cast<uint64_t>(epoch));
+  order_.resize(indices_.size());
+  for (size_t i = 0; i < p.size(); ++i) order_[i] = indices_[static_cast<size_t>(p[i])];
+}
+
+void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
+  const int64_t begin = b * batch_size_;
+  const int64_t n = std::min(batch_size_, size() - begin);
+  if (b < 0 || n <= 0) throw Error("loader: batch " + std::to_string(b) + " out of range");
+  const int64_t pixels = data_.rows * data_.cols;
+  x.resize({n, 1, data_.rows, data_.cols});
+  y.resize(static_cast<size_t>(n));
+  float* out = x.data();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t idx = order_[static_cast<size_t>(begin + i)];
+    const uint8_t* src = data_.images.data() + idx * pixels;
+    float* dst = out + i * pixels;
+    for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
+    y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
+  }
+}
+
+}  // namespace mnistcnn::data

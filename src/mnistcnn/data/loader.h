@@ -1,0 +1,49 @@
+// Loader: batches of a Dataset (or a subset of its indices), shuffled per epoch from
+// the run's seed, converted from bytes to normalised floats one batch at a time.
+// The order of epoch e depends only on (seed, e), so a resumed run sees the same data.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "mnistcnn/data/dataset.h"
+#include "mnistcnn/data/normalize.h"
+#include "mnistcnn/tensor/tensor.h"
+
+namespace mnistcnn::data {
+
+class Loader {
+ public:
+  // indices empty: the whole dataset.
+  Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_size, bool shuffle,
+         uint64_t seed, Normalization norm);
+
+  // Fixes the order for epoch `epoch` (identity when not shuffling).
+  void start_epoch(int64_t epoch);
+  int64_t size() const { return static_cast<int64_t>(indices_.size()); }
+  int64_t batch_size() const { return batch_size_; }
+  int64_t num_batches() const { return (size() + batch_size_ - 1) / batch_size_; }
+  // Batch b of the current epoch (the last one may be smaller): x N×1×H×W, y N labels.
+  void batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const;
+  const Dataset& dataset() const { return data_; }
+  const Normalization& normalization() const { return norm_; }
+
+ private:
+  const Dataset& data_;
+  std::vector<int64_t> indices_;
+  std::vector<int64_t> order_;
+  int64_t batch_size_;
+  bool shuffle_;
+  uint64_t seed_;
+  Normalization norm_;
+  float lut_[256];  // byte -> normalised float
+};
+
+// A seeded split of [0, n) into (train, validation), the validation part holding
+// round(n·fraction) indices. fraction 0 gives an empty validation part.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_indices(int64_t n, double fraction,
+                                                                    uint64_t seed);
+
+// Fisher–Yates with the project's Rng: the same permutation on every platform.
+std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t stream);
+
+}  // namespace mnistcnn::data

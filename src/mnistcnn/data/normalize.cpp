@@ -1,0 +1,37 @@
+#include "mnistcnn/data/normalize.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "mnistcnn/core/error.h"
+
+namespace mnistcnn::data {
+
+Normalization Normalization::parse(const std::string& text) {
+  if (text == "scale") return scale();
+  if (text == "standardize" || text == "standardise") return standardize();
+  const auto comma = text.find(',');
+  if (comma != std::string::npos) {
+    char* end1 = nullptr;
+    char* end2 = nullptr;
+    const std::string a = text.substr(0, comma), b = text.substr(comma + 1);
+    const float mean = std::strtof(a.c_str(), &end1);
+    const float sd = std::strtof(b.c_str(), &end2);
+    if (!a.empty() && !b.empty() && *end1 == '\0' && *end2 == '\0' && std::isfinite(mean) &&
+        std::isfinite(sd) && sd > 0.0f)
+      return {mean, sd};
+  }
+  throw Error("normalization '" + text + "' is not understood",
+              "use scale (pixels/255), standardize (mean 0.1307, std 0.3081) or MEAN,STD with STD > 0");
+}
+
+std::string Normalization::name() const {
+  if (mean == 0.0f && std == 1.0f) return "scale";
+  if (mean == 0.1307f && std == 0.3081f) return "standardize";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g,%.9g", mean, std);
+  return buf;
+}
+
+}  // namespace mnistcnn::data

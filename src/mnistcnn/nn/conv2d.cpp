@@ -1,0 +1,88 @@
+#include "mnistcnn/nn/conv2d.h"
+
+#include "mnistcnn/core/error.h"
+#include "mnistcnn/nn/init.h"
+
+namespace mnistcnn::nn {
+
+Conv2d::Conv2d(const Options& opt) : opt_(opt) {
+  if (opt.out_channels < 1 || opt.kernel < 1 || opt.stride < 1 || opt.padding < 0)
+    throw Error("conv: out_channels, kernel and stride must be positive and padding non-negative");
+}
+
+std::string Conv2d::spec() const {
+  std::string s = "conv(" + std::to_string(opt_.out_channels) + "," + std::to_string(opt_.kernel);
+  if (opt_.stride != 1) s += ",stride=" + std::to_string(opt_.stride);
+  if (opt_.padding != 0) s += ",pad=" + std::to_string(opt_.padding);
+  if (!opt_.bias) s += ",bias=false";
+  return s + ")";
+}
+
+kernels::ConvGeometry Conv2d::geometry(const Shape& in) const {
+  return {in[1], in[2], in[3], opt_.out_channels, opt_.kernel, opt_.kernel, opt_.stride, opt_.padding};
+}
+
+Shape Conv2d::output_shape(const Shape& in) const {
+  if (in.rank() != 4)
+    throw Error("conv: expects N×C×H×W input, got " + in.str(), "put conv layers before flatten");
+  const int64_t padded_h = in[2] + 2 * opt_.padding, padded_w = in[3] + 2 * opt_.padding;
+  if (padded_h < opt_.kernel || padded_w < opt_.kernel)
+    throw Error(spec() + ": kernel " + std::to_string(opt_.kernel) + "x" + std::to_string(opt_.kernel) +
+                " does not fit input " + in.str() + " (padded " + std::to_string(padded_h) + "x" +
+                std::to_string(padded_w) + ")");
+  const auto g = geometry(in);
+  return {in[0], opt_.out_channels, g.OH(), g.OW()};
+}
+
+void Conv2d::build(const Shape& in) {
+  output_shape(in.with_batch(1));
+  weight_.value = Tensor({opt_.out_channels, in[1], opt_.kernel, opt_.kernel});
+  weight_.grad = Tensor(weight_.value.shape());
+  if (opt_.bias) {
+    bias_.value = Tensor({opt_.out_channels});
+    bias_.grad = Tensor({opt_.out_channels});
+  }
+}
+
+void Conv2d::init_params(Init init, Rng& rng) {
+  const int64_t kk = opt_.kernel * opt_.kernel;
+  init_weight_and_bias(init, rng, weight_.value.dim(1) * kk, opt_.out_channels * kk, weight_.value,
+                       opt_.bias ? &bias_.value : nullptr);
+}
+
+void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
+  const Shape out = output_shape(x.shape());
+  if (x.dim(1) != weight_.value.dim(1))
+    throw Error(spec() + ": built for " + std::to_string(weight_.value.dim(1)) +
+                " input channels, got input " + x.shape().str());
+  const auto g = geometry(x.shape());
+  const int64_t N = x.dim(0);
+  col_.resize({g.K(), N * g.L()});
+  tmp_.resize({g.OC, N * g.L()});
+  y.resize(out);
+  kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr,
+                          g, N, col_.data(), tmp_.data(), y.data());
+}
+
+void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
+  const auto g = geometry(x.shape());
+  const bool train_w = weight_.trainable;
+  const bool train_b = opt_.bias && bias_.trainable;
+  if (!train_w && !train_b && !dx) return;
+  if (dx) dx->resize(x.shape());
+  kernels::conv2d_backward(dy.data(), weight_.value.data(), g, x.dim(0), col_.data(), tmp_.data(),
+                           train_w ? weight_.grad.data() : nullptr,
+                           train_b ? bias_.grad.data() : nullptr, dx ? dx->data() : nullptr);
+}
+
+std::vector<Param*> Conv2d::params() {
+  if (opt_.bias) return {&weight_, &bias_};
+  return {&weight_};
+}
+
+int64_t Conv2d::flops(const Shape& in) const {
+  const auto g = geometry(in);
+  return 2 * g.OC * g.L() * g.K();
+}
+
+}  // namespace mnistcnn::nn

@@ -1,0 +1,39 @@
+// Conv2d: 2-D convolution with stride and zero padding, weights OC×C×KH×KW and bias OC
+// (PyTorch layout), computed as im2col + one gemm per batch (kernels/conv.h).
+#pragma once
+#include "mnistcnn/kernels/conv.h"
+#include "mnistcnn/nn/layer.h"
+
+namespace mnistcnn::nn {
+
+class Conv2d : public Layer {
+ public:
+  struct Options {
+    int64_t out_channels = 0;
+    int64_t kernel = 3;
+    int64_t stride = 1;
+    int64_t padding = 0;
+    bool bias = true;
+  };
+  explicit Conv2d(const Options& opt);
+
+  std::string kind() const override { return "conv"; }
+  std::string spec() const override;
+  Shape output_shape(const Shape& in) const override;
+  void build(const Shape& in) override;
+  void init_params(Init init, Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, Mode mode) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  std::vector<Param*> params() override;
+  int64_t flops(const Shape& in) const override;
+
+  const Options& options() const { return opt_; }
+
+ private:
+  kernels::ConvGeometry geometry(const Shape& in) const;
+  Options opt_;
+  Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
+  Tensor col_, tmp_;  // per-batch scratch: columns kept for backward, gemm output
+};
+
+}  // namespace mnistcnn::nn

@@ -1,0 +1,58 @@
+// The Layer interface. A layer is built for an input shape (allocating its parameters),
+// then runs forward and backward on batches. Backward is a vector-Jacobian product:
+// it overwrites dx (when dx is non-null) and *accumulates* into the gradients of its
+// trainable parameters (frozen parameters get no gradient work at all).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnistcnn/core/rng.h"
+#include "mnistcnn/tensor/tensor.h"
+
+namespace mnistcnn::nn {
+
+enum class Mode { Train, Eval };
+
+// How weights are initialised: PyTorch's defaults (kaiming_uniform(a=√5) weights and
+// U(±1/√fan_in) biases) or Keras' (Glorot-uniform weights, zero biases).
+enum class Init { Torch, GlorotUniform };
+
+struct Param {
+  std::string name;   // dotted and stable: "0.weight" (PyTorch nn.Sequential naming)
+  Tensor value, grad;
+  bool trainable = true;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string kind() const = 0;  // the registry name: "conv", "dense", ...
+  // The spec that rebuilds this layer through the registry: "conv(32,3,pad=1)".
+  virtual std::string spec() const = 0;
+
+  // Output shape for an input shape (batch first); throws Error naming the layer and
+  // shapes when they collapse or do not fit.
+  virtual Shape output_shape(const Shape& in) const = 0;
+  // Fixes the input shape (batch first, any N) and allocates parameters (zeroed) if any.
+  virtual void build(const Shape& in) { (void)in; }
+  virtual void init_params(Init init, Rng& rng) { (void)init, (void)rng; }
+
+  // y is resized to output_shape(x.shape()) and overwritten. In Train mode the layer
+  // keeps what backward needs; x and y must stay alive and unchanged until backward.
+  virtual void forward(const Tensor& x, Tensor& y, Mode mode) = 0;
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+
+  virtual std::vector<Param*> params() { return {}; }
+  // Forward floating-point operations for one sample (multiply-add = 2); `in` is the
+  // input shape, batch first (the batch size is ignored).
+  virtual int64_t flops(const Shape& in) const { (void)in; return 0; }
+  // Whether the layer acts differently in Train and Eval (dropout, batch norm).
+  virtual bool has_train_behaviour() const { return false; }
+  // Seed for the layer's own randomness (dropout masks).
+  virtual void set_seed(uint64_t seed) { (void)seed; }
+};
+
+using LayerPtr = std::unique_ptr<Layer>;
+
+}  // namespace mnistcnn::nn

@@ -1,0 +1,130 @@
+#include "mnistcnn/nn/sequential.h"
+
+#include <algorithm>
+
+#include "mnistcnn/core/error.h"
+#include "mnistcnn/nn/registry.h"
+#include "mnistcnn/nn/spec.h"
+
+namespace mnistcnn::nn {
+
+Sequential Sequential::from_spec(const std::string& spec, const Shape& input) {
+  Sequential net;
+  for (const auto& ls : parse_spec(spec)) net.add(make_layer(ls));
+  net.build(input);
+  return net;
+}
+
+void Sequential::add(LayerPtr layer) {
+  if (built_) throw Error("Sequential: cannot add a layer after build()");
+  layers_.push_back(std::move(layer));
+}
+
+void Sequential::build(const Shape& input) {
+  if (input.rank() != 3 || input.numel() == 0)
+    throw Error("Sequential: input shape must be C×H×W, got " + input.str());
+  if (layers_.empty()) throw Error("Sequential: no layers");
+  input_ = input;
+  Shape s{1, input[0], input[1], input[2]};
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = *layers_[i];
+    try {
+      l.build(s);
+      s = l.output_shape(s);
+    } catch (const Error& e) {
+      throw Error("layer " + std::to_string(i) + " (" + l.spec() + ") on input " + s.str() + ": " +
+                  e.what());
+    }
+    if (s.numel() == 0)
+      throw Error("layer " + std::to_string(i) + " (" + l.spec() + ") collapses its input to " + s.str());
+    for (Param* p : l.params()) p->name = std::to_string(i) + "." + p->name;
+  }
+  outputs_.resize(layers_.size());
+  grads_.resize(layers_.size());
+  built_ = true;
+}
+
+void Sequential::init(Init init, uint64_t seed) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Rng rng(seed, 1000 + i);
+    layers_[i]->init_params(init, rng);
+    layers_[i]->set_seed(seed ^ (0x5eedULL * (i + 1)));
+  }
+}
+
+const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
+  if (!built_) throw Error("Sequential: forward before build()");
+  end = std::min(end, layers_.size());
+  const Shape& in = x.shape();
+  if (in.rank() != 4 || in[1] != input_[0] || in[2] != input_[1] || in[3] != input_[2])
+    throw Error("model expects input N×" + std::to_string(input_[0]) + "×" + std::to_string(input_[1]) +
+                "×" + std::to_string(input_[2]) + ", got " + in.str());
+  x_ = &x;
+  forward_end_ = end;
+  const Tensor* cur = &x;
+  for (size_t i = 0; i < end; ++i) {
+    layers_[i]->forward(*cur, outputs_[i], mode);
+    cur = &outputs_[i];
+  }
+  return *cur;
+}
+
+void Sequential::backward(const Tensor& dout, size_t end) {
+  end = std::min(end, layers_.size());
+  if (!x_ || end != forward_end_) throw Error("Sequential: backward does not match the last forward");
+  // first_trainable: no layer before it has a trainable parameter.
+  size_t first_trainable = end;
+  for (size_t i = 0; i < end && first_trainable == end; ++i)
+    for (Param* p : layers_[i]->params())
+      if (p->trainable) {
+        first_trainable = i;
+        break;
+      }
+  const Tensor* dy = &dout;
+  for (size_t i = end; i-- > first_trainable;) {
+    const Tensor& x = i == 0 ? *x_ : outputs_[i - 1];
+    Tensor* dx = i > first_trainable ? &grads_[i] : nullptr;
+    layers_[i]->backward(x, outputs_[i], *dy, dx);
+    dy = dx;
+  }
+}
+
+size_t Sequential::logits_end() const {
+  if (!layers_.empty() && layers_.back()->kind() == "softmax") return layers_.size() - 1;
+  return layers_.size();
+}
+
+std::vector<Param*> Sequential::params() {
+  std::vector<Param*> out;
+  for (auto& l : layers_)
+    for (Param* p : l->params()) out.push_back(p);
+  return out;
+}
+
+void Sequential::zero_grad() {
+  for (Param* p : params()) p->grad.zero();
+}
+
+int64_t Sequential::param_count() {
+  int64_t n = 0;
+  for (Param* p : params()) n += p->value.numel();
+  return n;
+}
+
+std::vector<Shape> Sequential::shapes(int64_t n) const {
+  std::vector<Shape> out;
+  Shape s{n, input_[0], input_[1], input_[2]};
+  for (const auto& l : layers_) {
+    s = l->output_shape(s);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::string Sequential::spec() const {
+  std::string s;
+  for (const auto& l : layers_) s += (s.empty() ? "" : " ") + l->spec();
+  return s;
+}
+
+}  // namespace mnistcnn::nn

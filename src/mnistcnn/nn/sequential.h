@@ -1,0 +1,67 @@
+// Sequential: a chain of layers built for one input shape (C×H×W per sample). It owns
+// the activation and gradient buffers (reused across batches of the same shape), names
+// parameters as PyTorch's nn.Sequential does ("3.weight"), and runs backward only as far
+// towards the input as some trainable parameter needs.
+#pragma once
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "mnistcnn/nn/layer.h"
+
+namespace mnistcnn::nn {
+
+class Sequential {
+ public:
+  static constexpr size_t kAll = std::numeric_limits<size_t>::max();
+
+  Sequential() = default;
+  Sequential(Sequential&&) = default;
+  Sequential& operator=(Sequential&&) = default;
+
+  // Parses a spec line through the registry and builds it for `input` (C×H×W).
+  static Sequential from_spec(const std::string& spec, const Shape& input = {1, 28, 28});
+
+  void add(LayerPtr layer);
+  // Fixes the per-sample input shape and allocates every layer's parameters; throws
+  // Error naming the layer (index and spec) whose shapes do not fit.
+  void build(const Shape& input);
+  // Initialises every parameter; layer i draws from Rng(seed, i), and dropout layers
+  // get their own streams, so the same seed always gives the same network.
+  void init(Init init, uint64_t seed);
+
+  // Runs layers [0, end) on x (N×C×H×W) and returns the last output. x must stay alive
+  // and unchanged until backward().
+  const Tensor& forward(const Tensor& x, Mode mode, size_t end = kAll);
+  // Back-propagates dout (gradient of the output of layer end-1, as in the last forward)
+  // and accumulates parameter gradients. Stops at the first layer from the input side
+  // that has a trainable parameter: nothing before it needs a gradient.
+  void backward(const Tensor& dout, size_t end = kAll);
+
+  // Layers that produce the logits: all but a trailing softmax.
+  size_t logits_end() const;
+  bool ends_in_softmax() const { return logits_end() != layers_.size(); }
+
+  std::vector<Param*> params();
+  void zero_grad();
+  int64_t param_count();
+
+  size_t size() const { return layers_.size(); }
+  Layer& layer(size_t i) { return *layers_.at(i); }
+  const Layer& layer(size_t i) const { return *layers_.at(i); }
+  const Shape& input_shape() const { return input_; }  // C×H×W
+  // Output shape of each layer for a batch of n.
+  std::vector<Shape> shapes(int64_t n = 1) const;
+  std::string spec() const;
+
+ private:
+  std::vector<LayerPtr> layers_;
+  Shape input_;
+  bool built_ = false;
+  const Tensor* x_ = nullptr;    // input of the last forward
+  size_t forward_end_ = 0;
+  std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
+  std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i
+};
+
+}  // namespace mnistcnn::nn

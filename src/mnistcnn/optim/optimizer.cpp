@@ -1,0 +1,89 @@
+#include "mnistcnn/optim/optimizer.h"
+
+#include <cmath>
+
+#include "mnistcnn/core/error.h"
+
+namespace mnistcnn::optim {
+
+Optimizer::Optimizer(std::vector<nn::Param*> params, double lr) : params_(std::move(params)), lr_(lr) {
+  if (!(lr >= 0.0) || !std::isfinite(lr)) throw Error("optimizer: learning rate must be a finite number >= 0");
+}
+
+void Optimizer::zero_grad() {
+  for (nn::Param* p : params_) p->grad.zero();
+}
+
+Tensor& Optimizer::slot(const nn::Param& p, const std::string& slot) {
+  auto [it, inserted] = state_.try_emplace(p.name + "/" + slot);
+  if (inserted || it->second.shape() != p.value.shape()) it->second = Tensor(p.value.shape());
+  return it->second;
+}
+
+Sgd::Sgd(std::vector<nn::Param*> params, const SgdOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
+  if (opt.momentum < 0.0 || opt.weight_decay < 0.0 || opt.dampening < 0.0)
+    throw Error("sgd: momentum, dampening and weight decay must be >= 0");
+  if (opt.nesterov && (opt.momentum <= 0.0 || opt.dampening != 0.0))
+    throw Error("sgd: Nesterov momentum needs momentum > 0 and zero dampening");
+}
+
+void Sgd::step() {
+  const bool first = step_ == 0;
+  ++step_;
+  const float lr = static_cast<float>(lr_), mu = static_cast<float>(opt_.momentum),
+              wd = static_cast<float>(opt_.weight_decay), damp = 1.0f - static_cast<float>(opt_.dampening);
+  for (nn::Param* p : params_) {
+    if (!p->trainable) continue;
+    float* w = p->value.data();
+    const float* g = p->grad.data();
+    const int64_t n = p->value.numel();
+    if (mu == 0.0f) {
+      for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+      continue;
+    }
+    const bool fresh = first || !state_.count(p->name + "/momentum_buffer");
+    float* b = slot(*p, "momentum_buffer").data();
+    for (int64_t i = 0; i < n; ++i) {
+      const float gi = g[i] + wd * w[i];
+      b[i] = fresh ? gi : mu * b[i] + damp * gi;
+      w[i] -= lr * (opt_.nesterov ? gi + mu * b[i] : b[i]);
+    }
+  }
+}
+
+Adam::Adam(std::vector<nn::Param*> params, const AdamOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
+  if (!(opt.beta1 >= 0.0 && opt.beta1 < 1.0 && opt.beta2 >= 0.0 && opt.beta2 < 1.0))
+    throw Error("adam: betas must be in [0, 1)");
+  if (!(opt.eps > 0.0) || opt.weight_decay < 0.0) throw Error("adam: eps must be > 0 and weight decay >= 0");
+}
+
+void Adam::step() {
+  ++step_;
+  const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_));
+  const double bc2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_));
+  const float b1 = static_cast<float>(opt_.beta1), b2 = static_cast<float>(opt_.beta2);
+  const float step_size = static_cast<float>(lr_ / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float eps = static_cast<float>(opt_.eps), wd = static_cast<float>(opt_.weight_decay);
+  const float decay = static_cast<float>(1.0 - lr_ * opt_.weight_decay);
+  for (nn::Param* p : params_) {
+    if (!p->trainable) continue;
+    float* w = p->value.data();
+    const float* g = p->grad.data();
+    float* m = slot(*p, "exp_avg").data();
+    float* v = slot(*p, "exp_avg_sq").data();
+    const int64_t n = p->value.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      float gi = g[i];
+      if (opt_.decoupled)
+        w[i] *= decay;
+      else
+        gi += wd * w[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * gi;
+      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    }
+  }
+}
+
+}  // namespace mnistcnn::optim

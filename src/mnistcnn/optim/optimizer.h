@@ -1,0 +1,80 @@
+// Optimizers over named parameters, with PyTorch's update rules and defaults. Their
+// state (momentum buffers, Adam moments) is keyed by parameter name, "0.weight/exp_avg",
+// so it can be saved, restored and matched to a changed model. Frozen parameters
+// (trainable == false) are never touched.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnistcnn/nn/layer.h"
+
+namespace mnistcnn::optim {
+
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<nn::Param*> params, double lr);
+  virtual ~Optimizer() = default;
+  virtual std::string name() const = 0;
+  // One update from the accumulated gradients; does not clear them.
+  virtual void step() = 0;
+  void zero_grad();
+
+  double lr() const { return lr_; }
+  void set_lr(double lr) { lr_ = lr; }
+  int64_t steps() const { return step_; }
+  void set_steps(int64_t s) { step_ = s; }
+  std::map<std::string, Tensor>& state() { return state_; }
+
+ protected:
+  // The state tensor `slot` of a parameter, created zero-filled on first use.
+  Tensor& slot(const nn::Param& p, const std::string& slot);
+  std::vector<nn::Param*> params_;
+  double lr_;
+  int64_t step_ = 0;
+  std::map<std::string, Tensor> state_;
+};
+
+struct SgdOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;  // L2, added to the gradient
+  bool nesterov = false;
+};
+
+// torch.optim.SGD: g += wd·p; b = μ·b + (1−dampening)·g (b = g on the first step);
+// g = nesterov ? g + μ·b : b; p −= lr·g.
+class Sgd : public Optimizer {
+ public:
+  Sgd(std::vector<nn::Param*> params, const SgdOptions& opt);
+  std::string name() const override { return "sgd"; }
+  void step() override;
+
+ private:
+  SgdOptions opt_;
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled = false;  // AdamW: p −= lr·wd·p instead of g += wd·p
+};
+
+// torch.optim.Adam / AdamW: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+// p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + eps).
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<nn::Param*> params, const AdamOptions& opt);
+  std::string name() const override { return opt_.decoupled ? "adamw" : "adam"; }
+  void step() override;
+
+ private:
+  AdamOptions opt_;
+};
+
+}  // namespace mnistcnn::optim

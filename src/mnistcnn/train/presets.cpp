@@ -1,0 +1,87 @@
+#include "mnistcnn/train/presets.h"
+
+#include "mnistcnn/core/error.h"
+
+namespace mnistcnn::train {
+
+namespace {
+Recipe keras(int64_t batch, int epochs) {
+  Recipe r;
+  r.optimizer = "adam";
+  r.lr = 1e-3;
+  r.adam_eps = 1e-7;  // Keras' Adam default
+  r.batch_size = batch;
+  r.epochs = epochs;
+  r.normalization = "scale";
+  r.init = nn::Init::GlorotUniform;
+  return r;
+}
+
+Recipe lenet_recipe() {
+  Recipe r;
+  r.optimizer = "sgd";
+  r.lr = 0.001;
+  r.momentum = 0.9;
+  r.batch_size = 64;
+  r.epochs = 10;
+  r.normalization = "standardize";
+  r.init = nn::Init::Torch;
+  return r;
+}
+}  // namespace
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = {
+      {"keras-mnist",
+       "conv(32,3) relu maxpool(2) conv(64,3) relu maxpool(2) flatten dense(10) softmax",
+       "Keras MNIST convnet: Conv2D(32,3x3,relu) MaxPool Conv2D(64,3x3,relu) MaxPool Flatten "
+       "Dense(10,softmax); Adam 1e-3, batch 32, 5 epochs, pixels/255",
+       keras(32, 5)},
+      {"lenet",
+       "conv(6,3) relu maxpool(2) conv(16,3) relu maxpool(2) flatten dense(120) relu dense(84) relu dense(10)",
+       "PyTorch LeNet-style: two 3x3 convs (6, 16), FC 400-120-84-10; SGD lr 0.001 momentum 0.9, "
+       "batch 64, 10 epochs, mean/std normalisation",
+       lenet_recipe()},
+      {"keras-mnist-fc128",
+       "conv(32,3) relu maxpool(2) conv(64,3) relu maxpool(2) flatten dense(128) relu dense(10) softmax",
+       "Keras MNIST convnet with Dense(128,relu) before the output; Adam, batch 128, 10 epochs",
+       keras(128, 10)},
+      {"tf-tutorial",
+       "conv(32,3) relu maxpool(2) conv(64,3) relu maxpool(2) conv(64,3) relu flatten dense(64) relu dense(10)",
+       "TensorFlow CNN tutorial: Conv(32) pool Conv(64) pool Conv(64) Flatten Dense(64,relu) Dense(10); "
+       "Adam, batch 32, 5 epochs",
+       keras(32, 5)},
+  };
+  return all;
+}
+
+const Preset* find_preset(const std::string& name) {
+  for (const auto& p : presets())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::string preset_names() {
+  std::string s;
+  for (const auto& p : presets()) s += (s.empty() ? "" : ", ") + p.name;
+  return s;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, std::vector<nn::Param*> params) {
+  if (r.optimizer == "sgd")
+    return std::make_unique<optim::Sgd>(std::move(params), optim::SgdOptions{.lr = r.lr,
+                                                                             .momentum = r.momentum,
+                                                                             .dampening = 0.0,
+                                                                             .weight_decay = r.weight_decay,
+                                                                             .nesterov = r.nesterov});
+  if (r.optimizer == "adam" || r.optimizer == "adamw")
+    return std::make_unique<optim::Adam>(std::move(params), optim::AdamOptions{.lr = r.lr,
+                                                                               .beta1 = 0.9,
+                                                                               .beta2 = 0.999,
+                                                                               .eps = r.adam_eps,
+                                                                               .weight_decay = r.weight_decay,
+                                                                               .decoupled = r.optimizer == "adamw"});
+  throw Error("unknown optimizer '" + r.optimizer + "'", "use sgd, adam or adamw");
+}
+
+}  // namespace mnistcnn::train

@@ -1,0 +1,41 @@
+// Named networks with the training recipe of the source each comes from. `mnistcnn
+// train --preset NAME` runs the recipe; any flag overrides a part of it.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnistcnn/nn/layer.h"
+#include "mnistcnn/optim/optimizer.h"
+
+namespace mnistcnn::train {
+
+struct Recipe {
+  std::string optimizer = "adam";  // sgd | adam | adamw
+  double lr = 1e-3;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  double adam_eps = 1e-8;
+  int64_t batch_size = 32;
+  int epochs = 5;
+  std::string normalization = "scale";  // see data::Normalization::parse
+  nn::Init init = nn::Init::Torch;
+};
+
+struct Preset {
+  std::string name;
+  std::string spec;
+  std::string source;  // where the network and recipe come from
+  Recipe recipe;
+};
+
+const std::vector<Preset>& presets();
+// nullptr when there is no preset of that name.
+const Preset* find_preset(const std::string& name);
+std::string preset_names();  // "keras-mnist, lenet, ..."
+
+// The optimizer a recipe names, over `params`; throws Error for unknown names.
+std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, std::vector<nn::Param*> params);
+
+}  // namespace mnistcnn::train

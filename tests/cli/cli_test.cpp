@@ -1,0 +1,133 @@
+// The command line as a user drives it: arch, train, eval, predict and info on real
+// MNIST, their --json contracts, and clear errors with non-zero exits on bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mnistcnn/data/dataset.h"
+#include "mnistcnn/io/png.h"
+#include "support/mnist_files.h"
+#include "support/run_cli.h"
+
+namespace mnistcnn {
+namespace {
+
+using testing::run_cli;
+
+TEST(Cli, ArchShowPrintsTheSummary) {
+  const auto r = run_cli("arch show keras-mnist");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Total params: 34,826"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("4.88 MFLOP"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(None, 64, 5, 5)"), std::string::npos) << r.out;
+  const auto j = run_cli("arch show lenet --json");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(nlohmann::json::parse(j.out)["params"], 60074);
+}
+
+TEST(Cli, ArchShowRefusesCollapsingSpec) {
+  const auto r = run_cli("arch show 'conv(8,30) relu flatten dense(10)'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("conv(8,30)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not fit"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(Cli, BadFlagsExitNonZeroWithAMessage) {
+  for (const std::string args : {"train --epochs -1", "train --batch-size 0", "train --lr nan", "train --bogus",
+                                 "train --epochs", "train --optimizer rmsprop", "eval", "nosuchcommand"}) {
+    const auto r = run_cli(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_FALSE(r.err.empty()) << args;
+  }
+  const auto r = run_cli("train --preset nope --data /nonexistent");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown preset 'nope'"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingOrDamagedModelFileIsNamed) {
+  const auto r = run_cli("info /nonexistent/model.safetensors");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/model.safetensors"), std::string::npos) << r.err;
+  const std::string dir = testing::make_temp_dir("badmodel");
+  { std::ofstream(dir + "/m.safetensors") << "not a model"; }
+  const auto r2 = run_cli("eval --model " + dir + "/m.safetensors --data " + dir);
+  EXPECT_EQ(r2.exit_code, 1);
+  EXPECT_NE(r2.err.find(dir + "/m.safetensors"), std::string::npos) << r2.err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, TrainEvalPredictInfoOnRealMnist) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("workflow");
+  const std::string model = dir + "/m.safetensors";
+  const auto t = run_cli("train --preset keras-mnist --data " + testing::mnist_dir() +
+                         " --limit 2000 --epochs 1 --json --log " + dir + "/log.jsonl --out " + model);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const auto tj = nlohmann::json::parse(t.out);  // exactly one JSON object on stdout
+  EXPECT_GE(tj["test_accuracy"].get<double>(), 0.85);
+  EXPECT_TRUE(std::filesystem::exists(model));
+  {
+    std::ifstream log(dir + "/log.jsonl");
+    std::string line;
+    ASSERT_TRUE(std::getline(log, line));
+    const auto rec = nlohmann::json::parse(line);
+    EXPECT_EQ(rec["epoch"], 1);
+    EXPECT_GT(rec["epoch_seconds"].get<double>(), 0.0);
+    EXPECT_TRUE(rec.contains("val_accuracy"));
+  }
+
+  // eval on a directory holding only the test pair.
+  const std::string test_only = dir + "/test_only";
+  std::filesystem::create_directories(test_only);
+  for (const char* f : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+    std::filesystem::create_symlink(testing::mnist_dir() + "/" + f, test_only + "/" + f);
+  const auto e = run_cli("eval --model " + model + " --data " + test_only + " --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto ej = nlohmann::json::parse(e.out);
+  EXPECT_EQ(ej["count"], 10000);
+  EXPECT_NEAR(ej["accuracy"].get<double>(), tj["test_accuracy"].get<double>(), 1e-9);
+  EXPECT_EQ(ej["per_class"].size(), 10u);
+  EXPECT_EQ(ej["confusion"].size(), 10u);
+  int64_t total = 0;
+  for (const auto& row : ej["confusion"])
+    for (const auto& v : row) total += v.get<int64_t>();
+  EXPECT_EQ(total, 10000);
+  const auto eh = run_cli("eval --model " + model + " --data " + test_only);
+  EXPECT_NE(eh.out.find("confusion matrix"), std::string::npos);
+  EXPECT_NE(eh.out.find("weighted avg"), std::string::npos);
+
+  // predict: a real test digit written as a dark-on-light PNG, three times larger, and a blank page.
+  const data::Dataset test = data::load_idx_split(testing::mnist_dir(), data::Split::Test);
+  std::vector<uint8_t> big(84 * 84);
+  for (int y = 0; y < 84; ++y)
+    for (int x = 0; x < 84; ++x) big[static_cast<size_t>(y * 84 + x)] = static_cast<uint8_t>(255 - test.images[static_cast<size_t>((y / 3) * 28 + x / 3)]);
+  io::write_png_gray(dir + "/seven.png", 84, 84, big.data());
+  std::vector<uint8_t> white(50 * 40, 255);
+  io::write_png_gray(dir + "/blank.png", 50, 40, white.data());
+  const auto p = run_cli("predict --model " + model + " " + dir + "/seven.png " + dir + "/blank.png --json --top-k 3");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const auto pj = nlohmann::json::parse(p.out);
+  ASSERT_EQ(pj["predictions"].size(), 2u);
+  EXPECT_EQ(pj["predictions"][0]["label"], "7");  // the first test digit is a 7
+  EXPECT_EQ(pj["predictions"][0]["top"].size(), 3u);
+  double sum = 0;
+  for (const auto& v : pj["predictions"][0]["probabilities"]) sum += v.get<double>();
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+  EXPECT_TRUE(pj["predictions"][1]["blank"].get<bool>());
+  const auto ph = run_cli("predict --model " + model + " " + dir + "/blank.png");
+  EXPECT_NE(ph.out.find("blank"), std::string::npos) << ph.out;
+
+  const auto i = run_cli("info " + model + " --json");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const auto ij = nlohmann::json::parse(i.out);
+  EXPECT_EQ(ij["params"], 34826);
+  EXPECT_EQ(ij["normalization"]["name"], "scale");
+  EXPECT_EQ(ij["provenance"]["preset"], "keras-mnist");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mnistcnn

@@ -1,0 +1,90 @@
+// Convolution and pooling kernels: im2col+gemm against the direct reference on odd
+// shapes with batch > 1, and hand-computed golden cases.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "mnistcnn/kernels/conv.h"
+#include "mnistcnn/kernels/pool.h"
+#include "support/gradcheck.h"
+
+namespace mnistcnn {
+namespace {
+
+using kernels::ConvGeometry;
+
+void check_conv_against_reference(const ConvGeometry& g, int64_t N) {
+  const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
+  const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
+  const Tensor b = testing::random_tensor({g.OC}, 3);
+  const int64_t L = g.L(), K = g.K(), out = N * g.OC * L, in = N * g.C * g.H * g.W;
+  std::vector<float> col(static_cast<size_t>(K * N * L)), tmp(static_cast<size_t>(g.OC * N * L));
+  std::vector<float> y(static_cast<size_t>(out)), y_ref(static_cast<size_t>(out));
+  kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), tmp.data(), y.data());
+  kernels::conv2d_forward_ref(x.data(), w.data(), b.data(), g, N, y_ref.data());
+  EXPECT_LE(testing::worst_mismatch(y.data(), y_ref.data(), out, 1e-4, 1e-5), 1.0) << "forward";
+
+  const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
+  std::vector<float> dw(static_cast<size_t>(g.OC * K), 0.5f), dw_ref = dw, db(static_cast<size_t>(g.OC), 0.25f),
+      db_ref = db, dx(static_cast<size_t>(in), 9.0f), dx_ref(static_cast<size_t>(in));
+  kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), tmp.data(), dw.data(), db.data(), dx.data());
+  kernels::conv2d_backward_ref(x.data(), dy.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
+  EXPECT_LE(testing::worst_mismatch(dw.data(), dw_ref.data(), g.OC * K, 1e-4, 1e-4), 1.0) << "dw (accumulated)";
+  EXPECT_LE(testing::worst_mismatch(db.data(), db_ref.data(), g.OC, 1e-4, 1e-4), 1.0) << "db (accumulated)";
+  EXPECT_LE(testing::worst_mismatch(dx.data(), dx_ref.data(), in, 1e-4, 1e-5), 1.0) << "dx (overwritten)";
+}
+
+TEST(ConvKernel, MatchesReferenceOnOddShapes) {
+  check_conv_against_reference({.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0}, 3);
+  check_conv_against_reference({.C = 3, .H = 7, .W = 9, .OC = 5, .KH = 3, .KW = 3, .stride = 2, .pad = 1}, 3);
+  check_conv_against_reference({.C = 2, .H = 15, .W = 1, .OC = 7, .KH = 1, .KW = 1, .stride = 1, .pad = 0}, 2);
+  check_conv_against_reference({.C = 4, .H = 9, .W = 7, .OC = 3, .KH = 5, .KW = 5, .stride = 3, .pad = 2}, 5);
+  check_conv_against_reference({.C = 1, .H = 3, .W = 3, .OC = 2, .KH = 3, .KW = 3, .stride = 1, .pad = 4}, 2);
+}
+
+TEST(ConvKernel, GoldenPaddingAndStride) {
+  // 1×1×3×3 input 1..9, 2×2 kernel of ones, stride 2, padding 1: each output sums the
+  // window's in-bounds inputs.
+  const ConvGeometry g{.C = 1, .H = 3, .W = 3, .OC = 1, .KH = 2, .KW = 2, .stride = 2, .pad = 1};
+  ASSERT_EQ(g.OH(), 2);
+  ASSERT_EQ(g.OW(), 2);
+  const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1}, b[1] = {0.5f};
+  float col[16], tmp[4], y[4];
+  kernels::conv2d_forward(x, w, b, g, 1, col, tmp, y);
+  EXPECT_FLOAT_EQ(y[0], 1 + 0.5f);
+  EXPECT_FLOAT_EQ(y[1], 2 + 3 + 0.5f);
+  EXPECT_FLOAT_EQ(y[2], 4 + 7 + 0.5f);
+  EXPECT_FLOAT_EQ(y[3], 5 + 6 + 8 + 9 + 0.5f);
+}
+
+TEST(PoolKernel, MaxRoutesGradientToTheMaximum) {
+  const kernels::PoolGeometry g{.H = 4, .W = 4, .K = 2, .stride = 2, .pad = 0};
+  const float x[16] = {1, 5, 2, 0,  //
+                       3, 4, 8, 1,  //
+                       0, 0, 7, 7,  //
+                       9, 0, 6, 2};
+  float y[4];
+  int32_t arg[4];
+  kernels::maxpool_forward(x, 1, g, y, arg);
+  EXPECT_EQ(std::vector<float>(y, y + 4), (std::vector<float>{5, 8, 9, 7}));
+  const float dy[4] = {10, 20, 30, 40};
+  float dx[16];
+  kernels::maxpool_backward(dy, arg, 1, g, dx);
+  const std::vector<float> expected = {0, 10, 0, 0, 0, 0, 20, 0, 0, 0, 40, 0, 30, 0, 0, 0};  // tie: first max
+  EXPECT_EQ(std::vector<float>(dx, dx + 16), expected);
+}
+
+TEST(PoolKernel, AverageCountsPaddingAsPyTorchDoes) {
+  const kernels::PoolGeometry g{.H = 2, .W = 2, .K = 2, .stride = 2, .pad = 1};
+  const float x[4] = {4, 8, 12, 16};
+  float y[4];
+  kernels::avgpool_forward(x, 1, g, y);
+  EXPECT_EQ(std::vector<float>(y, y + 4), (std::vector<float>{1, 2, 3, 4}));
+  const float dy[4] = {4, 4, 4, 4};
+  float dx[4];
+  kernels::avgpool_backward(dy, 1, g, dx);
+  EXPECT_EQ(std::vector<float>(dx, dx + 4), (std::vector<float>{1, 1, 1, 1}));
+}
+
+}  // namespace
+}  // namespace mnistcnn

@@ -1,0 +1,128 @@
+// Sequential: whole-network gradients against finite differences, half batches summing
+// to the full batch, seeds, frozen layers and where backward stops.
+#include "mnistcnn/nn/sequential.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "mnistcnn/core/error.h"
+#include "mnistcnn/loss/cross_entropy.h"
+#include "support/gradcheck.h"
+
+namespace mnistcnn {
+namespace {
+
+const char* kSmallNet = "conv(4,3,pad=1) tanh maxpool(2) conv(6,3,stride=2) sigmoid flatten dense(5)";
+
+double loss_of(nn::Sequential& net, const Tensor& x, const std::vector<int32_t>& y) {
+  return loss::cross_entropy(net.forward(x, nn::Mode::Train), y, nullptr);
+}
+
+TEST(Sequential, NetworkGradientMatchesFiniteDifferences) {
+  nn::Sequential net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  net.init(nn::Init::Torch, 5);
+  const Tensor x = testing::random_tensor({3, 1, 10, 10}, 9);
+  const std::vector<int32_t> y = {0, 4, 2};
+  Tensor d;
+  net.zero_grad();
+  loss::cross_entropy(net.forward(x, nn::Mode::Train), y, &d);
+  net.backward(d);
+  for (nn::Param* p : net.params()) {
+    for (int64_t i = 0; i < p->value.numel(); i += 3) {
+      const float keep = p->value[i];
+      p->value[i] = keep + 1e-2f;
+      const double up = loss_of(net, x, y);
+      p->value[i] = keep - 1e-2f;
+      const double down = loss_of(net, x, y);
+      p->value[i] = keep;
+      EXPECT_NEAR(p->grad[i], (up - down) / 2e-2, 2e-3 + 2e-2 * std::fabs(p->grad[i])) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(Sequential, TwoHalfBatchesEqualOneFullBatch) {
+  nn::Sequential net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  net.init(nn::Init::GlorotUniform, 1);
+  const Tensor x = testing::random_tensor({4, 1, 10, 10}, 2);
+  const std::vector<int32_t> y = {1, 2, 3, 4};
+  Tensor d;
+  net.zero_grad();
+  loss::cross_entropy(net.forward(x, nn::Mode::Train), y, &d);
+  net.backward(d);
+  std::vector<Tensor> full;
+  for (auto* p : net.params()) full.push_back(p->grad);
+
+  net.zero_grad();
+  for (int half = 0; half < 2; ++half) {
+    Tensor xh({2, 1, 10, 10});
+    for (int64_t i = 0; i < xh.numel(); ++i) xh[i] = x[half * xh.numel() + i];
+    const std::vector<int32_t> yh = {y[static_cast<size_t>(2 * half)], y[static_cast<size_t>(2 * half + 1)]};
+    loss::cross_entropy(net.forward(xh, nn::Mode::Train), yh, &d);
+    for (auto& g : d.span()) g *= 0.5f;  // each half's mean is over 2, the full batch's over 4
+    net.backward(d);
+  }
+  size_t k = 0;
+  for (auto* p : net.params()) {
+    EXPECT_LE(testing::worst_mismatch(p->grad.data(), full[k].data(), p->grad.numel(), 1e-4, 1e-6), 1.0) << p->name;
+    ++k;
+  }
+}
+
+TEST(Sequential, SameSeedSameWeightsDifferentSeedDifferent) {
+  auto a = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  auto b = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  auto c = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  a.init(nn::Init::Torch, 42);
+  b.init(nn::Init::Torch, 42);
+  c.init(nn::Init::Torch, 43);
+  auto pa = a.params(), pb = b.params(), pc = c.params();
+  bool differs = false;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    for (int64_t j = 0; j < pa[i]->value.numel(); ++j) {
+      ASSERT_EQ(pa[i]->value[j], pb[i]->value[j]);
+      differs = differs || pa[i]->value[j] != pc[i]->value[j];
+    }
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(Sequential, BackwardStopsAtTheFirstTrainableLayer) {
+  auto net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  net.init(nn::Init::Torch, 3);
+  for (size_t i = 0; i < 4; ++i)  // freeze the first conv (layer 0) and second conv (layer 3)
+    for (auto* p : net.layer(i).params()) p->trainable = false;
+  const Tensor x = testing::random_tensor({2, 1, 10, 10}, 4);
+  const std::vector<int32_t> y = {0, 1};
+  Tensor d;
+  net.zero_grad();
+  loss::cross_entropy(net.forward(x, nn::Mode::Train), y, &d);
+  net.backward(d);
+  for (size_t i = 0; i < 4; ++i)
+    for (auto* p : net.layer(i).params())
+      for (float g : p->grad.span()) ASSERT_EQ(g, 0.0f) << p->name;
+  float dense_grad = 0;
+  for (float g : net.layer(6).params()[0]->grad.span()) dense_grad += std::fabs(g);
+  EXPECT_GT(dense_grad, 0.0f);
+}
+
+TEST(Sequential, TrailingSoftmaxIsLeftOutOfTheLogits) {
+  auto net = nn::Sequential::from_spec("flatten dense(3) softmax", {1, 2, 2});
+  EXPECT_TRUE(net.ends_in_softmax());
+  EXPECT_EQ(net.logits_end(), 2u);
+  net.init(nn::Init::Torch, 1);
+  const Tensor x = testing::random_tensor({2, 1, 2, 2}, 1);
+  const Tensor& probs = net.forward(x, nn::Mode::Eval);
+  for (int n = 0; n < 2; ++n) EXPECT_NEAR(probs[n * 3] + probs[n * 3 + 1] + probs[n * 3 + 2], 1.0f, 1e-6);
+}
+
+TEST(Sequential, RejectsInputOfTheWrongShape) {
+  auto net = nn::Sequential::from_spec("flatten dense(3)", {1, 4, 4});
+  net.init(nn::Init::Torch, 1);
+  const Tensor x({2, 1, 5, 5});
+  EXPECT_THROW(net.forward(x, nn::Mode::Eval), Error);
+}
+
+}  // namespace
+}  // namespace mnistcnn

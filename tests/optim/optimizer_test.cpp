@@ -1,0 +1,93 @@
+// Optimizer steps against values computed by hand from PyTorch's update rules, and
+// frozen parameters that never move.
+#include "mnistcnn/optim/optimizer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace mnistcnn {
+namespace {
+
+nn::Param scalar_param(float value, float grad) {
+  nn::Param p{"w", Tensor({1}), Tensor({1})};
+  p.value[0] = value;
+  p.grad[0] = grad;
+  return p;
+}
+
+TEST(Sgd, PlainStep) {
+  auto p = scalar_param(1.0f, 0.5f);
+  optim::Sgd opt({&p}, {.lr = 0.1});
+  opt.step();
+  EXPECT_FLOAT_EQ(p.value[0], 1.0f - 0.1f * 0.5f);
+}
+
+TEST(Sgd, MomentumAndWeightDecay) {
+  auto p = scalar_param(1.0f, 0.5f);
+  optim::Sgd opt({&p}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01});
+  // step 1: g = 0.5 + 0.01·1 = 0.51; b = g; p = 1 − 0.051 = 0.949
+  opt.step();
+  EXPECT_NEAR(p.value[0], 0.949, 1e-6);
+  // step 2 (same raw grad): g = 0.5 + 0.01·0.949 = 0.50949; b = 0.9·0.51 + 0.50949 = 0.96849
+  opt.step();
+  EXPECT_NEAR(p.value[0], 0.949 - 0.1 * 0.96849, 1e-6);
+}
+
+TEST(Sgd, Nesterov) {
+  auto p = scalar_param(1.0f, 1.0f);
+  optim::Sgd opt({&p}, {.lr = 0.1, .momentum = 0.5, .nesterov = true});
+  opt.step();  // b = 1; update g + μb = 1.5
+  EXPECT_NEAR(p.value[0], 1.0 - 0.15, 1e-6);
+  opt.step();  // b = 0.5 + 1 = 1.5; update 1 + 0.75 = 1.75
+  EXPECT_NEAR(p.value[0], 0.85 - 0.175, 1e-6);
+}
+
+TEST(Adam, FirstStepsByHand) {
+  auto p = scalar_param(1.0f, 0.2f);
+  optim::Adam opt({&p}, {.lr = 0.01});
+  // Step 1: m̂ = g, v̂ = g², update lr·g/(|g| + eps) ≈ lr.
+  opt.step();
+  EXPECT_NEAR(p.value[0], 1.0 - 0.01 * 0.2 / (0.2 + 1e-8), 1e-7);
+  p.grad[0] = -0.1f;
+  opt.step();
+  const double m = 0.9 * 0.1 * 0.2 + 0.1 * -0.1, v = 0.999 * 0.001 * 0.04 + 0.001 * 0.01;
+  const double mhat = m / (1 - 0.81), vhat = v / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p.value[0], 0.99 - 0.01 * mhat / (std::sqrt(vhat) + 1e-8), 1e-6);
+}
+
+TEST(Adam, WeightDecayCoupledVersusDecoupled) {
+  auto a = scalar_param(2.0f, 0.0f), b = scalar_param(2.0f, 0.0f);
+  optim::Adam adam({&a}, {.lr = 0.1, .weight_decay = 0.1});
+  optim::Adam adamw({&b}, {.lr = 0.1, .weight_decay = 0.1, .decoupled = true});
+  adam.step();
+  adamw.step();
+  // Adam: g = wd·p = 0.2, step ≈ lr. AdamW: p·(1 − lr·wd) = 1.98, then zero gradient moves nothing.
+  EXPECT_NEAR(a.value[0], 2.0 - 0.1, 1e-6);
+  EXPECT_NEAR(b.value[0], 1.98, 1e-6);
+  EXPECT_EQ(adamw.name(), "adamw");
+}
+
+TEST(Optimizers, FrozenParametersNeverMove) {
+  auto p = scalar_param(1.0f, 0.5f);
+  p.trainable = false;
+  optim::Sgd sgd({&p}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1});
+  optim::Adam adam({&p}, {.lr = 0.1, .weight_decay = 0.1, .decoupled = true});
+  for (int i = 0; i < 3; ++i) {
+    sgd.step();
+    adam.step();
+  }
+  EXPECT_EQ(p.value[0], 1.0f);
+}
+
+TEST(Optimizers, StateIsKeyedByParameterName) {
+  auto p = scalar_param(1.0f, 0.5f);
+  optim::Adam adam({&p}, {});
+  adam.step();
+  EXPECT_TRUE(adam.state().count("w/exp_avg"));
+  EXPECT_TRUE(adam.state().count("w/exp_avg_sq"));
+  EXPECT_EQ(adam.steps(), 1);
+}
+
+}  // namespace
+}  // namespace mnistcnn

@@ -1,0 +1,18 @@
+// Runs the real mnistcnn program (as a user would) and captures its exit code, stdout
+// and stderr separately.
+#pragma once
+#include <string>
+
+namespace mnistcnn::testing {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// `args` is appended to the program's path in a shell command line (quote as needed).
+CliResult run_cli(const std::string& args);
+// A fresh empty directory under the system temp dir.
+std::string make_temp_dir(const std::string& tag);
+
+}  // namespace mnistcnn::testing

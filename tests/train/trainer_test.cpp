@@ -1,0 +1,123 @@
+// Training on a real MNIST subset reaches a stated accuracy, the same seed gives
+// bit-identical weights, and metrics follow their definitions.
+#include "mnistcnn/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include "mnistcnn/core/error.h"
+#include "mnistcnn/data/dataset.h"
+#include "mnistcnn/kernels/parallel.h"
+#include "mnistcnn/train/presets.h"
+#include "support/mnist_files.h"
+
+namespace mnistcnn {
+namespace {
+
+struct TrainedRun {
+  std::vector<Tensor> weights;
+  train::EvalResult test;
+  std::vector<train::EpochResult> history;
+};
+
+TrainedRun train_subset(const data::Dataset& tr, const data::Dataset& te, int64_t n_train, uint64_t seed) {
+  const auto* p = train::find_preset("keras-mnist");
+  nn::Sequential net = nn::Sequential::from_spec(p->spec);
+  net.init(p->recipe.init, seed);
+  auto opt = train::make_optimizer(p->recipe, net.params());
+  std::vector<int64_t> idx(static_cast<size_t>(n_train));
+  for (int64_t i = 0; i < n_train; ++i) idx[static_cast<size_t>(i)] = i;
+  std::vector<int64_t> test_idx(2000);
+  for (int64_t i = 0; i < 2000; ++i) test_idx[static_cast<size_t>(i)] = i;
+  const auto norm = data::Normalization::scale();
+  data::Loader train_loader(tr, idx, 32, true, seed, norm);
+  data::Loader test_loader(te, test_idx, 256, false, seed, norm);
+  TrainedRun r;
+  r.history = train::fit(net, *opt, train_loader, nullptr, {.epochs = 1});
+  r.test = train::evaluate(net, test_loader);
+  for (auto* prm : net.params()) r.weights.push_back(prm->value);
+  return r;
+}
+
+class MnistTraining : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!testing::have_mnist()) return;
+    train_ = new data::Dataset(data::load_idx_split(testing::mnist_dir(), data::Split::Train));
+    test_ = new data::Dataset(data::load_idx_split(testing::mnist_dir(), data::Split::Test));
+  }
+  static void TearDownTestSuite() {
+    delete train_;
+    delete test_;
+  }
+  static data::Dataset* train_;
+  static data::Dataset* test_;
+};
+data::Dataset* MnistTraining::train_ = nullptr;
+data::Dataset* MnistTraining::test_ = nullptr;
+
+TEST_F(MnistTraining, KerasMnistOnSixThousandImagesReachesNinetyPercent) {
+  MNISTCNN_REQUIRE_MNIST();
+  const TrainedRun r = train_subset(*train_, *test_, 6000, 1);
+  EXPECT_GE(r.test.accuracy(), 0.90) << "one epoch on 6,000 images, tested on 2,000";
+  EXPECT_EQ(r.test.count(), 2000);
+  ASSERT_EQ(r.history.size(), 1u);
+  EXPECT_LT(r.history[0].train_loss, 1.0);
+  EXPECT_EQ(r.history[0].steps, 188);
+}
+
+TEST_F(MnistTraining, SameSeedAndThreadsGiveBitIdenticalWeights) {
+  MNISTCNN_REQUIRE_MNIST();
+  const TrainedRun a = train_subset(*train_, *test_, 640, 7);
+  const TrainedRun b = train_subset(*train_, *test_, 640, 7);
+  const TrainedRun c = train_subset(*train_, *test_, 640, 8);
+  bool differs = false;
+  for (size_t i = 0; i < a.weights.size(); ++i)
+    for (int64_t j = 0; j < a.weights[i].numel(); ++j) {
+      ASSERT_EQ(a.weights[i][j], b.weights[i][j]) << "tensor " << i << " element " << j;
+      differs = differs || a.weights[i][j] != c.weights[i][j];
+    }
+  EXPECT_TRUE(differs) << "another seed should give other weights";
+}
+
+TEST(Metrics, PrecisionRecallF1ByDefinition) {
+  train::ConfusionMatrix cm(3);
+  // truth 0: 3 right, 1 called 1; truth 1: 2 right; truth 2: 1 right, 2 called 0.
+  for (int i = 0; i < 3; ++i) cm.add(0, 0);
+  cm.add(0, 1);
+  cm.add(1, 1);
+  cm.add(1, 1);
+  cm.add(2, 2);
+  cm.add(2, 0);
+  cm.add(2, 0);
+  EXPECT_DOUBLE_EQ(cm.accuracy(), 6.0 / 9.0);
+  const auto pc = cm.per_class();
+  EXPECT_DOUBLE_EQ(pc[0].precision, 3.0 / 5.0);
+  EXPECT_DOUBLE_EQ(pc[0].recall, 3.0 / 4.0);
+  EXPECT_DOUBLE_EQ(pc[0].f1, 2 * 0.6 * 0.75 / 1.35);
+  EXPECT_DOUBLE_EQ(pc[1].precision, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(pc[2].recall, 1.0 / 3.0);
+  EXPECT_EQ(pc[2].support, 3);
+  EXPECT_NEAR(cm.macro().recall, (0.75 + 1.0 + 1.0 / 3.0) / 3.0, 1e-12);
+  EXPECT_NEAR(cm.weighted().recall, cm.accuracy(), 1e-12);  // weighted recall is accuracy
+}
+
+TEST(Trainer, DivergenceIsReportedWithEpochAndStep) {
+  data::Dataset ds;
+  ds.rows = ds.cols = 4;
+  ds.images.assign(16 * 8, 200);
+  ds.labels = {0, 1, 0, 1, 0, 1, 0, 1};
+  nn::Sequential net = nn::Sequential::from_spec("flatten dense(2)", {1, 4, 4});
+  net.init(nn::Init::Torch, 1);
+  net.params()[0]->value.fill(std::numeric_limits<float>::infinity());
+  optim::Sgd opt(net.params(), {.lr = 0.1});
+  data::Loader loader(ds, {}, 4, true, 1, data::Normalization::scale());
+  try {
+    train::fit(net, opt, loader, nullptr, {.epochs = 1});
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("epoch 1, step 1"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mnistcnn
