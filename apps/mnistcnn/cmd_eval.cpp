@@ -1,5 +1,6 @@
 // mnistcnn eval: loss, accuracy, per-class precision/recall/F1 and the confusion matrix
 // of a model on the test pair of an IDX directory.
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -25,7 +26,9 @@ void run_eval(const EvalArgs& a) {
   io::LoadedModel m = io::load_model(a.model);
   data::Dataset test = load_split(a.data_dir, data::Split::Test, a.as_json);
   data::Loader loader(test, {}, a.batch_size, false, 0, m.info.normalization);
+  const auto t0 = std::chrono::steady_clock::now();
   const train::EvalResult r = train::evaluate(m.net, loader);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& cm = r.confusion;
   const int C = cm.classes();
   const auto names = io::class_names(m.info, C);
@@ -46,13 +49,15 @@ void run_eval(const EvalArgs& a) {
     nlohmann::json j = {{"model", a.model}, {"data", a.data_dir}, {"accuracy", r.accuracy()}, {"loss", r.loss},
                         {"count", r.count()}, {"errors", r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)},
                         {"per_class", pc}, {"macro_avg", avg(cm.macro())}, {"weighted_avg", avg(cm.weighted())},
-                        {"confusion", conf}};
+                        {"confusion", conf}, {"seconds", seconds},
+                        {"images_per_second", static_cast<double>(r.count()) / seconds}};
     std::printf("%s\n", j.dump().c_str());
     return;
   }
   std::printf("model: %s\ndata:  %s (%s images)\n\n", a.model.c_str(), a.data_dir.c_str(), human_count(r.count()).c_str());
-  std::printf("accuracy: %s   loss: %.4f   errors: %lld\n\n", percent(r.accuracy()).c_str(), r.loss,
-              static_cast<long long>(r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)));
+  std::printf("accuracy: %s   loss: %.4f   errors: %lld   (%.2f s, %.0f images/s)\n\n", percent(r.accuracy()).c_str(),
+              r.loss, static_cast<long long>(r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)), seconds,
+              static_cast<double>(r.count()) / seconds);
   std::printf("%-12s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
   for (int k = 0; k < C; ++k) {
     const auto& m_k = per_class[static_cast<size_t>(k)];

@@ -231,7 +231,11 @@ void run_train(TrainArgs& a) {
                         {"epoch_seconds", r.epoch_seconds}});
     nlohmann::json j = {{"model", out}, {"spec", net.spec()}, {"test_accuracy", test.accuracy()},
                         {"test_loss", test.loss}, {"test_count", test.count()}, {"train_seconds", train_seconds},
-                        {"eval_seconds", eval_seconds}, {"epochs", epochs}};
+                        {"eval_seconds", eval_seconds}, {"epochs", epochs},
+                        {"recipe", {{"optimizer", recipe.optimizer}, {"lr", recipe.lr}, {"momentum", recipe.momentum},
+                                    {"weight_decay", recipe.weight_decay}, {"batch_size", recipe.batch_size},
+                                    {"epochs", recipe.epochs}, {"normalization", norm.name()},
+                                    {"init", nn::init_name(recipe.init)}, {"seed", a.seed}, {"threads", threads}}}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("test accuracy: %s (loss %.4f) on %s images; model saved to %s\n", percent(test.accuracy()).c_str(),

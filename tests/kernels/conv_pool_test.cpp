@@ -2,6 +2,8 @@
 // shapes with batch > 1, and hand-computed golden cases.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "mnistcnn/kernels/conv.h"
@@ -72,6 +74,23 @@ TEST(PoolKernel, MaxRoutesGradientToTheMaximum) {
   kernels::maxpool_backward(dy, arg, 1, g, dx);
   const std::vector<float> expected = {0, 10, 0, 0, 0, 0, 20, 0, 0, 0, 40, 0, 30, 0, 0, 0};  // tie: first max
   EXPECT_EQ(std::vector<float>(dx, dx + 16), expected);
+}
+
+TEST(PoolKernel, FastMaxPoolMatchesReferenceWithTiesAndNaN) {
+  for (const auto& [H, W] : {std::pair<int64_t, int64_t>{7, 9}, {2, 2}, {26, 26}, {11, 11}, {5, 3}}) {
+    const kernels::PoolGeometry g{.H = H, .W = W, .K = 2, .stride = 2, .pad = 0};
+    const int64_t P = 3, n = P * H * W, m = P * g.OH() * g.OW();
+    Tensor x = testing::random_tensor({P, 1, H, W}, 9);
+    for (int64_t i = 0; i < n; i += 5) x[i] = x[i + 1 < n ? i + 1 : i];  // ties
+    for (int64_t i = 3; i < n; i += 17) x[i] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> y(static_cast<size_t>(m)), y_ref(static_cast<size_t>(m));
+    std::vector<int32_t> a(static_cast<size_t>(m)), a_ref(static_cast<size_t>(m));
+    kernels::maxpool_forward(x.data(), P, g, y.data(), a.data());
+    kernels::maxpool_forward_ref(x.data(), P, g, y_ref.data(), a_ref.data());
+    EXPECT_EQ(a, a_ref) << H << "x" << W;
+    for (int64_t i = 0; i < m; ++i)
+      EXPECT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << H << "x" << W << " at " << i;
+  }
 }
 
 TEST(PoolKernel, AverageCountsPaddingAsPyTorchDoes) {

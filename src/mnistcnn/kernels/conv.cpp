@@ -53,6 +53,13 @@ void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
           if (ih < 0 || ih >= g.H) continue;
           float* dxrow = dxc + ih * g.W;
           const float* in = row + oh * OW;
+          if (g.stride == 1) {
+            int64_t lo = g.pad - kw, hi = g.W + g.pad - kw;
+            lo = lo < 0 ? 0 : (lo > OW ? OW : lo);
+            hi = hi > OW ? OW : (hi < lo ? lo : hi);
+            for (int64_t ow = lo; ow < hi; ++ow) dxrow[ow - g.pad + kw] += in[ow];
+            continue;
+          }
           for (int64_t ow = 0; ow < OW; ++ow) {
             const int64_t iw = ow * g.stride - g.pad + kw;
             if (iw >= 0 && iw < g.W) dxrow[iw] += in[ow];

@@ -15,6 +15,8 @@ struct PoolGeometry {
 // y (P×OH×OW) = max over each window; argmax (P×OH×OW) records the winning input
 // index within the plane (first maximum on ties) for backward.
 void maxpool_forward(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax);
+// The general window loop: the specification the 2×2 fast path is tested against.
+void maxpool_forward_ref(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax);
 // dx (P×H×W) is overwritten: each dy goes to its window's argmax.
 void maxpool_backward(const float* dy, const int32_t* argmax, int64_t P, const PoolGeometry& g,
                       float* dx);
