@@ -4,6 +4,7 @@
 # Usage: scripts/bench_recipes.sh [DATA_DIR] [OUT_DIR] [PRESET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bin=${MNISTCNN:-./build/mnistcnn}  # the program to run; override to benchmark another build
 data=${1:-data/mnist}
 out=${2:-runs/recipes}
 shift 2 2>/dev/null || true
@@ -13,9 +14,9 @@ mkdir -p "$out"
 echo "| preset | epochs | batch | test accuracy | test loss | s/epoch (mean) | eval images/s |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for p in "${presets[@]}"; do
-  ./build/mnistcnn train --preset "$p" --data "$data" --out "$out/$p.safetensors" --log "$out/$p.jsonl" \
+  "$bin" train --preset "$p" --data "$data" --out "$out/$p.safetensors" --log "$out/$p.jsonl" \
     --json --quiet >"$out/$p.train.json"
-  ./build/mnistcnn eval --model "$out/$p.safetensors" --data "$data" --json >"$out/$p.eval.json"
+  "$bin" eval --model "$out/$p.safetensors" --data "$data" --json >"$out/$p.eval.json"
   /usr/bin/python3 - "$p" "$out" <<'PY'
 import json, sys
 p, out = sys.argv[1], sys.argv[2]

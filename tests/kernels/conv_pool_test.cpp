@@ -1,6 +1,7 @@
 // Convolution and pooling kernels: im2col+gemm against the direct reference on odd
 // shapes with batch > 1, and hand-computed golden cases.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <limits>
@@ -20,16 +21,17 @@ void check_conv_against_reference(const ConvGeometry& g, int64_t N) {
   const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
   const Tensor b = testing::random_tensor({g.OC}, 3);
   const int64_t L = g.L(), K = g.K(), out = N * g.OC * L, in = N * g.C * g.H * g.W;
-  std::vector<float> col(static_cast<size_t>(K * N * L)), tmp(static_cast<size_t>(g.OC * N * L));
+  std::vector<float> col(static_cast<size_t>(K * N * L));
+  std::vector<float> scratch(static_cast<size_t>(kernels::conv2d_backward_scratch(g, N, omp_get_max_threads())));
   std::vector<float> y(static_cast<size_t>(out)), y_ref(static_cast<size_t>(out));
-  kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), tmp.data(), y.data());
+  kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.data());
   kernels::conv2d_forward_ref(x.data(), w.data(), b.data(), g, N, y_ref.data());
   EXPECT_LE(testing::worst_mismatch(y.data(), y_ref.data(), out, 1e-4, 1e-5), 1.0) << "forward";
 
   const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
   std::vector<float> dw(static_cast<size_t>(g.OC * K), 0.5f), dw_ref = dw, db(static_cast<size_t>(g.OC), 0.25f),
       db_ref = db, dx(static_cast<size_t>(in), 9.0f), dx_ref(static_cast<size_t>(in));
-  kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), tmp.data(), dw.data(), db.data(), dx.data());
+  kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), scratch.data(), dw.data(), db.data(), dx.data());
   kernels::conv2d_backward_ref(x.data(), dy.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
   EXPECT_LE(testing::worst_mismatch(dw.data(), dw_ref.data(), g.OC * K, 1e-4, 1e-4), 1.0) << "dw (accumulated)";
   EXPECT_LE(testing::worst_mismatch(db.data(), db_ref.data(), g.OC, 1e-4, 1e-4), 1.0) << "db (accumulated)";
@@ -51,8 +53,8 @@ TEST(ConvKernel, GoldenPaddingAndStride) {
   ASSERT_EQ(g.OH(), 2);
   ASSERT_EQ(g.OW(), 2);
   const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1}, b[1] = {0.5f};
-  float col[16], tmp[4], y[4];
-  kernels::conv2d_forward(x, w, b, g, 1, col, tmp, y);
+  float col[16], y[4];
+  kernels::conv2d_forward(x, w, b, g, 1, col, y);
   EXPECT_FLOAT_EQ(y[0], 1 + 0.5f);
   EXPECT_FLOAT_EQ(y[1], 2 + 3 + 0.5f);
   EXPECT_FLOAT_EQ(y[2], 4 + 7 + 0.5f);

@@ -1,5 +1,8 @@
 #include "mnistcnn/kernels/conv.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "mnistcnn/kernels/gemm.h"
@@ -70,50 +73,88 @@ void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
   }
 }
 
+namespace {
+
+constexpr int64_t kChunk = 4;  // samples per weight-gradient partial sum
+
+int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
+
+void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, float* col,
+                    float* y) {
+  const int64_t L = g.L(), K = g.K();
+  im2col(x, g, col, L);
+  gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, y, L);
+  if (b)
+    for (int64_t oc = 0; oc < g.OC; ++oc)
+      for (int64_t l = 0; l < L; ++l) y[oc * L + l] += b[oc];
+}
+
+}  // namespace
+
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* col, float* tmp, float* y) {
-  const int64_t L = g.L(), K = g.K(), NL = N * L, in_size = g.C * g.H * g.W;
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < N; ++n) im2col(x + n * in_size, g, col + n * L, NL);
-  // tmp (OC × N·L) = w (OC × K) · col (K × N·L)
-  gemm(false, false, g.OC, NL, K, 1.0f, w, K, col, NL, 0.0f, tmp, NL);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t oc = 0; oc < g.OC; ++oc) {
-      const float* src = tmp + oc * NL + n * L;
-      float* dst = y + (n * g.OC + oc) * L;
-      const float bias = b ? b[oc] : 0.0f;
-      for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + bias;
-    }
+                    int64_t N, float* col, float* y) {
+  const int64_t L = g.L(), K = g.K(), in_size = g.C * g.H * g.W, out_size = g.OC * L;
+  if (N < omp_get_max_threads()) {
+    // Too few samples to share out: let each gemm use the threads.
+    for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, col + n * K * L, y + n * out_size);
+    return;
   }
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, col + n * K * L, y + n * out_size);
+}
+
+int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+  return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * g.K() * g.L();
 }
 
 void conv2d_backward(const float* dy, const float* w, const ConvGeometry& g, int64_t N,
-                     float* col, float* tmp, float* dw, float* db, float* dx) {
-  const int64_t L = g.L(), K = g.K(), NL = N * L, in_size = g.C * g.H * g.W;
-  // dy (N × OC × L) -> tmp (OC × N·L), the layout of the forward gemm's output.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t oc = 0; oc < g.OC; ++oc)
-      std::memcpy(tmp + oc * NL + n * L, dy + (n * g.OC + oc) * L, sizeof(float) * L);
-  if (db) {
-    for (int64_t oc = 0; oc < g.OC; ++oc) {
-      const float* row = tmp + oc * NL;
-      double s = 0.0;
-      for (int64_t i = 0; i < NL; ++i) s += row[i];
-      db[oc] += static_cast<float>(s);
+                     const float* col, float* scratch, float* dw, float* db, float* dx) {
+  const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = OC * L;
+  const int64_t n_chunks = chunks(N);
+  float* part_dw = scratch;                     // n_chunks × OC×K
+  float* part_db = part_dw + n_chunks * OC * K;  // n_chunks × OC
+  float* dcols = part_db + n_chunks * OC;        // threads × K×L
+#pragma omp parallel
+  {
+    float* dcol = dcols + static_cast<int64_t>(omp_get_thread_num()) * K * L;
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      float* pdw = part_dw + c * OC * K;
+      float* pdb = part_db + c * OC;
+      for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
+        const float* dyn = dy + n * out_size;
+        if (dw)  // dW (OC×K) += dy_n (OC×L) · col_nᵀ (L×K)
+          gemm(false, true, OC, K, L, 1.0f, dyn, L, col + n * K * L, L, n == c * kChunk ? 0.0f : 1.0f, pdw, K);
+        if (db)
+          for (int64_t oc = 0; oc < OC; ++oc) {
+            float s = 0.0f;
+            for (int64_t l = 0; l < L; ++l) s += dyn[oc * L + l];
+            pdb[oc] = n == c * kChunk ? s : pdb[oc] + s;
+          }
+        if (dx) {  // dcol (K×L) = Wᵀ (K×OC) · dy_n (OC×L), scattered back onto dx_n
+          gemm(true, false, K, L, OC, 1.0f, w, K, dyn, L, 0.0f, dcol, L);
+          float* dxn = dx + n * in_size;
+          std::memset(dxn, 0, sizeof(float) * in_size);
+          col2im(dcol, L, g, dxn);
+        }
+      }
     }
-  }
-  // dw (OC × K) += tmp (OC × N·L) · colᵀ (N·L × K)
-  if (dw) gemm(false, true, g.OC, K, NL, 1.0f, tmp, NL, col, NL, 1.0f, dw, K);
-  if (dx) {
-    // col (K × N·L) = wᵀ (K × OC) · tmp (OC × N·L); the forward columns are no longer needed.
-    gemm(true, false, K, NL, g.OC, 1.0f, w, K, tmp, NL, 0.0f, col, NL);
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n) {
-      float* dxn = dx + n * in_size;
-      std::memset(dxn, 0, sizeof(float) * in_size);
-      col2im(col + n * L, NL, g, dxn);
+    // Chunk partials summed in chunk order: the same bits for any thread count.
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < OC * K; ++i) {
+        float s = 0.0f;
+        for (int64_t c = 0; c < n_chunks; ++c) s += part_dw[c * OC * K + i];
+        dw[i] += s;
+      }
+    }
+    if (db) {
+#pragma omp single
+      for (int64_t oc = 0; oc < OC; ++oc) {
+        float s = 0.0f;
+        for (int64_t c = 0; c < n_chunks; ++c) s += part_db[c * OC + oc];
+        db[oc] += s;
+      }
     }
   }
 }

@@ -1,8 +1,7 @@
 // Convolution as im2col + gemm, and a direct reference. Legend: N batch, C input channels,
 // H W input size, OC output channels, KH KW kernel, S stride, P zero padding, OH OW output
 // size, L = OH*OW output positions per sample, K = C*KH*KW patch length.
-// The column matrix of a batch is K rows × (N*L) columns: sample n owns columns
-// [n*L, (n+1)*L), so one gemm covers the whole batch.
+// Each sample's columns are a K×L matrix, so its output is one gemm: W (OC×K) · col.
 #pragma once
 #include <cstdint>
 
@@ -23,15 +22,20 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
 // Inverse scatter of one sample's K×L block: dx (C×H×W) += col2im(col). Accumulates.
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
-// Whole-batch forward: x N×C×H×W, w OC×K, b OC (or null) -> y N×OC×OH×OW (overwritten).
-// col must hold K*N*L floats, tmp OC*N*L floats; col keeps the columns for backward.
+// Batch forward: x N×C×H×W, w OC×K, b OC (or null) -> y N×OC×OH×OW (overwritten).
+// Samples run in parallel, each as im2col into its own K×L block of col (which must
+// hold N*K*L floats and keeps the columns for backward) and one gemm straight into y.
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* col, float* tmp, float* y);
-// Whole-batch backward from dy N×OC×OH×OW, with col as left by conv2d_forward.
-// dw (OC×K) and db (OC) accumulate (skipped when null); dx (N×C×H×W) is overwritten
-// (skipped when null). tmp must hold OC*N*L floats; col is reused as scratch for dx.
+                    int64_t N, float* col, float* y);
+
+// Floats of scratch conv2d_backward needs for N samples with `threads` threads.
+int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
+// Batch backward from dy N×OC×OH×OW, with col as left by conv2d_forward. dw (OC×K) and
+// db (OC) accumulate (skipped when null); dx (N×C×H×W) is overwritten (skipped when
+// null). Weight gradients are summed per fixed chunk of samples and the chunks reduced
+// in order, so the result does not depend on the thread count.
 void conv2d_backward(const float* dy, const float* w, const ConvGeometry& g, int64_t N,
-                     float* col, float* tmp, float* dw, float* db, float* dx);
+                     const float* col, float* scratch, float* dw, float* db, float* dx);
 
 // Direct seven-loop references with the same contracts (no col/tmp).
 void conv2d_forward_ref(const float* x, const float* w, const float* b, const ConvGeometry& g,

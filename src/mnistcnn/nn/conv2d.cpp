@@ -1,6 +1,7 @@
 #include "mnistcnn/nn/conv2d.h"
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/nn/init.h"
 
 namespace mnistcnn::nn {
@@ -57,11 +58,10 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
                 " input channels, got input " + x.shape().str());
   const auto g = geometry(x.shape());
   const int64_t N = x.dim(0);
-  col_.resize({g.K(), N * g.L()});
-  tmp_.resize({g.OC, N * g.L()});
+  col_.resize({N, g.K(), g.L()});
   y.resize(out);
   kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr,
-                          g, N, col_.data(), tmp_.data(), y.data());
+                          g, N, col_.data(), y.data());
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
@@ -70,7 +70,8 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
   const bool train_b = opt_.bias && bias_.trainable;
   if (!train_w && !train_b && !dx) return;
   if (dx) dx->resize(x.shape());
-  kernels::conv2d_backward(dy.data(), weight_.value.data(), g, x.dim(0), col_.data(), tmp_.data(),
+  scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads())});
+  kernels::conv2d_backward(dy.data(), weight_.value.data(), g, x.dim(0), col_.data(), scratch_.data(),
                            train_w ? weight_.grad.data() : nullptr,
                            train_b ? bias_.grad.data() : nullptr, dx ? dx->data() : nullptr);
 }

@@ -33,7 +33,8 @@ class Conv2d : public Layer {
   kernels::ConvGeometry geometry(const Shape& in) const;
   Options opt_;
   Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
-  Tensor col_, tmp_;  // per-batch scratch: columns kept for backward, gemm output
+  Tensor col_;      // the batch's columns, N×K×L, kept for backward
+  Tensor scratch_;  // backward's partial sums and per-thread columns
 };
 
 }  // namespace mnistcnn::nn

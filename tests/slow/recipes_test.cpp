@@ -1,0 +1,34 @@
+// The four seed recipes, trained exactly as their sources say on the full MNIST through
+// the real program, reach at least the accuracy their sources report (label: slow).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "support/mnist_files.h"
+#include "support/run_cli.h"
+
+namespace mnistcnn {
+namespace {
+
+void expect_recipe_accuracy(const std::string& preset, double at_least) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("recipe");
+  const auto r = testing::run_cli("train --preset " + preset + " --data " + testing::mnist_dir() + " --out " + dir +
+                                  "/m.safetensors --json --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const double acc = j["test_accuracy"].get<double>();
+  ::testing::Test::RecordProperty("test_accuracy", std::to_string(acc));
+  EXPECT_GE(acc, at_least) << preset << " reached " << acc;
+  EXPECT_EQ(j["test_count"], 10000);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SeedRecipes, KerasMnistFiveEpochs) { expect_recipe_accuracy("keras-mnist", 0.989); }
+TEST(SeedRecipes, LenetTenEpochs) { expect_recipe_accuracy("lenet", 0.982); }
+TEST(SeedRecipes, KerasMnistFc128TenEpochs) { expect_recipe_accuracy("keras-mnist-fc128", 0.990); }
+TEST(SeedRecipes, TfTutorialFiveEpochs) { expect_recipe_accuracy("tf-tutorial", 0.990); }
+
+}  // namespace
+}  // namespace mnistcnn
