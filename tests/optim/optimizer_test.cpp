@@ -56,6 +56,18 @@ TEST(Adam, FirstStepsByHand) {
   EXPECT_NEAR(p.value[0], 0.99 - 0.01 * mhat / (std::sqrt(vhat) + 1e-8), 1e-6);
 }
 
+TEST(Adam, KerasEpsilonHat) {
+  // Keras: p −= lr·√(1−β2ᵗ)/(1−β1ᵗ) · m / (√v + eps). Large eps makes the two forms differ.
+  auto a = scalar_param(1.0f, 0.2f), b = scalar_param(1.0f, 0.2f);
+  optim::Adam torch_form({&a}, {.lr = 0.01, .eps = 0.01});
+  optim::Adam keras_form({&b}, {.lr = 0.01, .eps = 0.01, .epsilon_hat = true});
+  torch_form.step();
+  keras_form.step();
+  const double m = 0.1 * 0.2, v = 0.001 * 0.04;
+  EXPECT_NEAR(a.value[0], 1.0 - 0.01 * (m / 0.1) / (std::sqrt(v / 0.001) + 0.01), 1e-7);
+  EXPECT_NEAR(b.value[0], 1.0 - 0.01 * std::sqrt(0.001) / 0.1 * m / (std::sqrt(v) + 0.01), 1e-7);
+}
+
 TEST(Adam, WeightDecayCoupledVersusDecoupled) {
   auto a = scalar_param(2.0f, 0.0f), b = scalar_param(2.0f, 0.0f);
   optim::Adam adam({&a}, {.lr = 0.1, .weight_decay = 0.1});

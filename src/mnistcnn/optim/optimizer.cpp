@@ -65,6 +65,8 @@ void Adam::step() {
   const float step_size = static_cast<float>(lr_ / bc1);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float eps = static_cast<float>(opt_.eps), wd = static_cast<float>(opt_.weight_decay);
+  // Denominator √v·c + e: PyTorch c = 1/√bc2, e = eps; Keras (√v + eps)/√bc2.
+  const float eps_term = opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps;
   const float decay = static_cast<float>(1.0 - lr_ * opt_.weight_decay);
   for (nn::Param* p : params_) {
     if (!p->trainable) continue;
@@ -81,7 +83,7 @@ void Adam::step() {
         gi += wd * w[i];
       m[i] = b1 * m[i] + (1.0f - b1) * gi;
       v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
     }
   }
 }

@@ -63,10 +63,13 @@ struct AdamOptions {
   double eps = 1e-8;
   double weight_decay = 0.0;
   bool decoupled = false;  // AdamW: p −= lr·wd·p instead of g += wd·p
+  // Keras' form: eps is added to √v before the bias correction (TensorFlow's
+  // "epsilon hat"), i.e. the denominator is (√v + eps)/√(1−β2ᵗ).
+  bool epsilon_hat = false;
 };
 
 // torch.optim.Adam / AdamW: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
-// p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + eps).
+// p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + eps)  (or Keras' epsilon-hat form).
 class Adam : public Optimizer {
  public:
   Adam(std::vector<nn::Param*> params, const AdamOptions& opt);

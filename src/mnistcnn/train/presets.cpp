@@ -9,7 +9,8 @@ Recipe keras(int64_t batch, int epochs) {
   Recipe r;
   r.optimizer = "adam";
   r.lr = 1e-3;
-  r.adam_eps = 1e-7;  // Keras' Adam default
+  r.adam_eps = 1e-7;  // Keras' Adam default, in Keras' form
+  r.adam_epsilon_hat = true;
   r.batch_size = batch;
   r.epochs = epochs;
   r.normalization = "scale";
@@ -80,7 +81,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const Recipe& r, std::vector<nn
                                                                                .beta2 = 0.999,
                                                                                .eps = r.adam_eps,
                                                                                .weight_decay = r.weight_decay,
-                                                                               .decoupled = r.optimizer == "adamw"});
+                                                                               .decoupled = r.optimizer == "adamw",
+                                                                               .epsilon_hat = r.adam_epsilon_hat});
   throw Error("unknown optimizer '" + r.optimizer + "'", "use sgd, adam or adamw");
 }
 

@@ -17,6 +17,7 @@ struct Recipe {
   bool nesterov = false;
   double weight_decay = 0.0;
   double adam_eps = 1e-8;
+  bool adam_epsilon_hat = false;  // Keras' Adam (see optim::AdamOptions)
   int64_t batch_size = 32;
   int epochs = 5;
   std::string normalization = "scale";  // see data::Normalization::parse

@@ -1,0 +1,98 @@
+// Kernel benchmarks: gemm on the conv shapes of keras-mnist (the sgemm ceiling) and the
+// conv layers' forward and backward, in GFLOP/s. Every kernel is first checked against
+// its reference on the same shapes; a mismatch aborts the run.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "mnistcnn/core/rng.h"
+#include "mnistcnn/kernels/conv.h"
+#include "mnistcnn/kernels/gemm.h"
+#include "mnistcnn/kernels/parallel.h"
+
+namespace {
+
+using mnistcnn::kernels::ConvGeometry;
+
+std::vector<float> random_vec(size_t n, uint64_t seed) {
+  mnistcnn::Rng rng(seed, 0);
+  std::vector<float> v(n);
+  for (auto& x : v) x = rng.uniform(-1, 1);
+  return v;
+}
+
+void require_close(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::fabs(a[i] - b[i]) > 1e-3f + 1e-3f * std::fabs(b[i])) {
+      std::fprintf(stderr, "%s: mismatch at %zu: %g vs reference %g\n", what, i, a[i], b[i]);
+      std::abort();
+    }
+}
+
+// keras-mnist's two convolutions.
+const ConvGeometry kConv1{.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+const ConvGeometry kConv2{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+
+// The gemm of conv2's forward for a batch of 32 as one product: the sgemm ceiling.
+void BM_GemmConv2Shape(benchmark::State& state) {
+  const int64_t M = kConv2.OC, N = 32 * kConv2.L(), K = kConv2.K();
+  const auto A = random_vec(static_cast<size_t>(M * K), 1), B = random_vec(static_cast<size_t>(K * N), 2);
+  std::vector<float> C(static_cast<size_t>(M * N)), C_ref(C.size());
+  mnistcnn::kernels::gemm(false, false, M, N, K, 1, A.data(), K, B.data(), N, 0, C.data(), N);
+  mnistcnn::kernels::gemm_ref(false, false, M, N, K, 1, A.data(), K, B.data(), N, 0, C_ref.data(), N);
+  require_close(C, C_ref, "gemm");
+  for (auto _ : state) {
+    mnistcnn::kernels::gemm(false, false, M, N, K, 1, A.data(), K, B.data(), N, 0, C.data(), N);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward) {
+  const int64_t N = state.range(0), L = g.L(), K = g.K();
+  const auto x = random_vec(static_cast<size_t>(N * g.C * g.H * g.W), 1);
+  const auto w = random_vec(static_cast<size_t>(g.OC * K), 2), b = random_vec(static_cast<size_t>(g.OC), 3);
+  const auto dy = random_vec(static_cast<size_t>(N * g.OC * L), 4);
+  std::vector<float> col(static_cast<size_t>(N * K * L)), y(static_cast<size_t>(N * g.OC * L)), y_ref(y.size());
+  std::vector<float> scratch(static_cast<size_t>(mnistcnn::kernels::conv2d_backward_scratch(g, N, mnistcnn::kernels::num_threads())));
+  std::vector<float> dw(static_cast<size_t>(g.OC * K)), db(static_cast<size_t>(g.OC)), dx(x.size());
+  std::vector<float> dw_ref(dw.size()), db_ref(db.size()), dx_ref(dx.size());
+  mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.data());
+  mnistcnn::kernels::conv2d_forward_ref(x.data(), w.data(), b.data(), g, N, y_ref.data());
+  require_close(y, y_ref, "conv2d_forward");
+  mnistcnn::kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), scratch.data(), dw.data(), db.data(), dx.data());
+  mnistcnn::kernels::conv2d_backward_ref(x.data(), dy.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
+  require_close(dw, dw_ref, "conv2d_backward dw");
+  require_close(dx, dx_ref, "conv2d_backward dx");
+  for (auto _ : state) {
+    if (backward)
+      mnistcnn::kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), scratch.data(), dw.data(), db.data(),
+                                         g.C == 1 ? nullptr : dx.data());
+    else
+      mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.data());
+    benchmark::ClobberMemory();
+  }
+  // Backward computes dW and (except for the first layer) dx: two products of the forward's size.
+  const double flops = 2.0 * N * g.OC * L * K * (backward ? (g.C == 1 ? 1 : 2) : 1);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+void BM_Conv1Forward(benchmark::State& s) { conv_bench(s, kConv1, false); }
+void BM_Conv1Backward(benchmark::State& s) { conv_bench(s, kConv1, true); }
+void BM_Conv2Forward(benchmark::State& s) { conv_bench(s, kConv2, false); }
+void BM_Conv2Backward(benchmark::State& s) { conv_bench(s, kConv2, true); }
+
+BENCHMARK(BM_GemmConv2Shape)->UseRealTime();
+BENCHMARK(BM_Conv1Forward)->Arg(32)->Arg(256)->UseRealTime();
+BENCHMARK(BM_Conv1Backward)->Arg(32)->UseRealTime();
+BENCHMARK(BM_Conv2Forward)->Arg(32)->Arg(256)->UseRealTime();
+BENCHMARK(BM_Conv2Backward)->Arg(32)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
