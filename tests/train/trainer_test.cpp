@@ -79,6 +79,19 @@ TEST_F(MnistTraining, SameSeedAndThreadsGiveBitIdenticalWeights) {
   EXPECT_TRUE(differs) << "another seed should give other weights";
 }
 
+TEST_F(MnistTraining, OneAndTwoThreadsGiveBitIdenticalWeights) {
+  MNISTCNN_REQUIRE_MNIST();
+  const int before = kernels::num_threads();
+  kernels::set_num_threads(1);
+  const TrainedRun one = train_subset(*train_, *test_, 640, 3);
+  kernels::set_num_threads(2);
+  const TrainedRun two = train_subset(*train_, *test_, 640, 3);
+  kernels::set_num_threads(before);
+  for (size_t i = 0; i < one.weights.size(); ++i)
+    for (int64_t j = 0; j < one.weights[i].numel(); ++j)
+      ASSERT_EQ(one.weights[i][j], two.weights[i][j]) << "tensor " << i << " element " << j;
+}
+
 TEST(Metrics, PrecisionRecallF1ByDefinition) {
   train::ConfusionMatrix cm(3);
   // truth 0: 3 right, 1 called 1; truth 1: 2 right; truth 2: 1 right, 2 called 0.
