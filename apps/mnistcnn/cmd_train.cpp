@@ -45,6 +45,14 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+void ensure_parent_dir(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) throw Error(path + ": cannot create directory " + parent.string() + ": " + ec.message());
+}
+
 // The progress display: a redrawn bar on a terminal, a plain line every fifth of an
 // epoch otherwise.
 class Progress {
@@ -165,8 +173,13 @@ void run_train(TrainArgs& a) {
     note("training on " + human_count(train_loader.size()) + " images; validation: " + val_name);
   }
 
+  // Output locations are settled before training, so a bad path fails in seconds, not after the run.
+  std::string out = a.out;
+  if (out.empty()) out = "models/" + (preset_name.empty() ? std::string("custom") : preset_name) + ".safetensors";
+  ensure_parent_dir(out);
   std::ofstream log;
   if (!a.log_path.empty()) {
+    ensure_parent_dir(a.log_path);
     log.open(a.log_path, std::ios::out | std::ios::trunc);
     if (!log) throw Error(a.log_path + ": cannot open the log file for writing");
   }
@@ -213,13 +226,6 @@ void run_train(TrainArgs& a) {
                      {"test_accuracy", fmt("%.6f", test.accuracy())}, {"test_loss", fmt("%.6f", test.loss)},
                      {"trained_at", now_iso()}, {"threads", std::to_string(threads)},
                      {"mnistcnn_version", "0.1.0"}};
-  std::string out = a.out;
-  if (out.empty()) out = "models/" + (preset_name.empty() ? std::string("custom") : preset_name) + ".safetensors";
-  if (auto parent = std::filesystem::path(out).parent_path(); !parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) throw Error(out + ": cannot create directory " + parent.string() + ": " + ec.message());
-  }
   io::save_model(out, net, info);
 
   if (a.as_json) {

@@ -63,14 +63,19 @@ TEST(Cli, TrainEvalPredictInfoOnRealMnist) {
   MNISTCNN_REQUIRE_MNIST();
   const std::string dir = testing::make_temp_dir("workflow");
   const std::string model = dir + "/m.safetensors";
+  // --log and --out into directories that do not exist yet: both are created.
+  const std::string model_dir = dir + "/models";
+  const std::string model_in_new_dir = model_dir + "/m.safetensors";
   const auto t = run_cli("train --preset keras-mnist --data " + testing::mnist_dir() +
-                         " --limit 2000 --epochs 1 --json --log " + dir + "/log.jsonl --out " + model);
+                         " --limit 2000 --epochs 1 --json --log " + dir + "/logs/log.jsonl --out " + model_in_new_dir);
   ASSERT_EQ(t.exit_code, 0) << t.err;
+  std::filesystem::copy_file(model_in_new_dir, model);
   const auto tj = nlohmann::json::parse(t.out);  // exactly one JSON object on stdout
   EXPECT_GE(tj["test_accuracy"].get<double>(), 0.85);
   EXPECT_TRUE(std::filesystem::exists(model));
+  EXPECT_EQ(tj["model"], model_in_new_dir);
   {
-    std::ifstream log(dir + "/log.jsonl");
+    std::ifstream log(dir + "/logs/log.jsonl");
     std::string line;
     ASSERT_TRUE(std::getline(log, line));
     const auto rec = nlohmann::json::parse(line);
