@@ -261,18 +261,18 @@ void add_train_command(CLI::App& app) {
   a->o_epochs = cmd->add_option("--epochs", a->epochs, "training epochs")->check(CLI::Range(1, 100000));
   a->o_batch = cmd->add_option("--batch-size", a->batch_size, "images per batch")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   a->o_optimizer = cmd->add_option("--optimizer", a->optimizer, "sgd | adam | adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  a->o_lr = cmd->add_option("--lr", a->lr, "learning rate")->check(CLI::Range(0.0, 100.0));
-  a->o_momentum = cmd->add_option("--momentum", a->momentum, "SGD momentum")->check(CLI::Range(0.0, 0.9999));
+  a->o_lr = cmd->add_option("--lr", a->lr, "learning rate")->check(finite_number())->check(CLI::Range(0.0, 100.0));
+  a->o_momentum = cmd->add_option("--momentum", a->momentum, "SGD momentum")->check(finite_number())->check(CLI::Range(0.0, 0.9999));
   a->o_nesterov = cmd->add_flag("--nesterov", a->nesterov, "Nesterov momentum (SGD)");
   a->o_wd = cmd->add_option("--weight-decay", a->weight_decay, "L2 weight decay (decoupled for adamw; default 0.01 there)")
-                ->check(CLI::Range(0.0, 10.0));
+                ->check(finite_number())->check(CLI::Range(0.0, 10.0));
   a->o_init = cmd->add_option("--init", a->init, "weight initialisation: torch | glorot-uniform");
   a->o_normalize = cmd->add_option("--normalize", a->normalize, "scale (pixels/255) | standardize (mean 0.1307, std 0.3081) | MEAN,STD");
   cmd->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
   cmd->add_option("--val-split", a->val_split, "fraction of the training images held out for validation "
                                                "(0: validate on the test set, as the seeds do)")
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(finite_number())->check(CLI::Range(0.0, 0.9));
   cmd->add_flag("--no-val", a->no_val, "no validation after each epoch");
   cmd->add_option("--limit", a->limit, "train on a seeded random subset of this many training images")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));

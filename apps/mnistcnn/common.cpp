@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdlib>
+
 #include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::cli {
@@ -34,6 +37,17 @@ std::string human_count(int64_t n) {
     out += digits[i];
   }
   return n < 0 ? "-" + out : out;
+}
+
+CLI::Validator finite_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(v)) return "must be a finite number, got " + text;
+        return {};
+      },
+      "FINITE");
 }
 
 void note(const std::string& line) {

@@ -1,6 +1,7 @@
 // Helpers shared by the subcommands: thread setup, data loading with messages, and
 // output formatting. Nothing here computes; it calls the library.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 
@@ -16,6 +17,8 @@ data::Dataset load_split(const std::string& dir, data::Split split, bool quiet =
 // "98.93%"
 std::string percent(double fraction, int decimals = 2);
 std::string human_count(int64_t n);  // 1234567 -> "1,234,567"
+// Refuses NaN and infinities; CLI11's Range lets NaN through (every comparison is false).
+CLI::Validator finite_number();
 // Prints one line to stderr (progress and logs never go to stdout).
 void note(const std::string& line);
 

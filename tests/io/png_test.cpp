@@ -2,6 +2,7 @@
 // libpng's own writer read back as the right grey levels; broken, truncated and
 // oversized files are refused by name before any pixel memory is allocated.
 #include "mnistcnn/io/png.h"
+#include "support/png_files.h"
 
 #include <gtest/gtest.h>
 #include <png.h>
@@ -159,33 +160,9 @@ TEST_F(PngTest, BrokenFilesThrowNamingTheFile) {
   EXPECT_THROW(decode_png_gray(nullptr, 0, "null"), Error);
 }
 
-// A PNG signature, an IHDR claiming w×h and the start of an IDAT: enough for libpng to
-// report the size, with no pixel data behind it.
-std::vector<uint8_t> png_claiming(uint32_t w, uint32_t h) {
-  std::vector<uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  auto be32 = [&](uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
-  };
-  auto chunk = [&](const char* type, const std::vector<uint8_t>& body) {
-    be32(static_cast<uint32_t>(body.size()));
-    size_t start = out.size();
-    out.insert(out.end(), type, type + 4);
-    out.insert(out.end(), body.begin(), body.end());
-    be32(static_cast<uint32_t>(crc32(0, out.data() + start, static_cast<uInt>(out.size() - start))));
-  };
-  std::vector<uint8_t> ihdr;
-  for (uint32_t v : {w, h})
-    for (int s = 24; s >= 0; s -= 8) ihdr.push_back(static_cast<uint8_t>(v >> s));
-  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit grey
-  chunk("IHDR", ihdr);
-  chunk("IDAT", {0x78, 0x9c});
-  chunk("IEND", {});
-  return out;
-}
-
 TEST(Png, OversizedImagesAreRefusedBeforeDecoding) {
   for (auto [w, h] : {std::pair{10000u, 10u}, std::pair{10u, 9000u}, std::pair{7000u, 7000u}}) {
-    std::vector<uint8_t> bytes = png_claiming(w, h);
+    std::vector<uint8_t> bytes = testing::png_claiming(w, h);
     try {
       decode_png_gray(bytes.data(), bytes.size(), "huge.png");
       ADD_FAILURE() << w << "x" << h << " accepted";
@@ -194,7 +171,7 @@ TEST(Png, OversizedImagesAreRefusedBeforeDecoding) {
     }
   }
   // Just inside the limits the header passes and the missing pixel data is the error.
-  std::vector<uint8_t> ok = png_claiming(8192, 4000);
+  std::vector<uint8_t> ok = testing::png_claiming(8192, 4000);
   try {
     decode_png_gray(ok.data(), ok.size(), "fits.png");
     ADD_FAILURE() << "decoded an image with no pixel data";
