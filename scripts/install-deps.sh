@@ -11,6 +11,7 @@ packages=(
   libcurl4-openssl-dev   # fetching data from the official mirrors
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev libomp-dev   # libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

@@ -71,6 +71,18 @@ TEST(Spec, CollapsingShapesNameTheLayer) {
   EXPECT_NE(e2.find("layer 5"), std::string::npos) << e2;
 }
 
+TEST(Spec, AbsurdSizesAreRefusedBeforeAllocating) {
+  // Found by fuzz/spec_fuzz.cpp: each of these used to allocate gigabytes (or overflow).
+  EXPECT_NE(error_of("flatten dense(65536) dense(65536)").find("more than the limit"), std::string::npos);
+  EXPECT_NE(error_of("conv(65536,1024,pad=512)").find("limit"), std::string::npos);
+  EXPECT_NE(error_of("conv(6,3) relu maxpool(1) flatten dense(61350)").find("weights, more than the limit"),
+            std::string::npos);
+  std::string deep;
+  for (int i = 0; i < 25; ++i) deep += "conv(1,1,pad=1024) ";
+  const std::string e = error_of(deep + "conv(65536,1) flatten dense(65536)");
+  EXPECT_NE(e.find("limit"), std::string::npos) << e;
+}
+
 TEST(Spec, SyntaxAndArgumentErrors) {
   EXPECT_NE(error_of("conv(32,3").find("not closed"), std::string::npos);
   EXPECT_NE(error_of("conv(32,3) bogus dense(10)").find("unknown layer 'bogus'"), std::string::npos);

@@ -4,7 +4,9 @@
 
 #include <png.h>
 
+#include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "mnistcnn/core/error.h"
@@ -45,9 +47,33 @@ void write_png(const std::string& path, int width, int height, const uint8_t* pi
   write_file_atomic(path, bytes);
 }
 
+// Refuses a chunk whose length runs past the end of the data before libpng sees it: libpng
+// 1.6.39 allocates and zeroes a text or sPLT chunk's claimed length (up to 2 GiB) before
+// finding that the bytes are not there, so a 45-byte file would cost 2 GiB.
+void check_chunk_lengths(const uint8_t* data, size_t size, const std::string& name) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < 8 || std::memcmp(data, kSignature, 8) != 0) return;  // libpng says what it is
+  size_t pos = 8;
+  while (size - pos >= 8) {
+    const uint32_t len = (uint32_t{data[pos]} << 24) | (uint32_t{data[pos + 1]} << 16) |
+                         (uint32_t{data[pos + 2]} << 8) | uint32_t{data[pos + 3]};
+    std::string type(reinterpret_cast<const char*>(data + pos + 4), 4);
+    for (char& c : type)
+      if (!std::isalpha(static_cast<unsigned char>(c))) c = '?';
+    if (len > size - pos - 8 || size - pos - 8 - len < 4)
+      throw Error(name + ": not a readable PNG: chunk '" + type + "' at byte " + std::to_string(pos) +
+                      " claims " + std::to_string(len) + " bytes, the file ends " +
+                      std::to_string(size - pos - 8) + " bytes later",
+                  "the file may be truncated or corrupt");
+    if (type == "IEND") return;
+    pos += size_t{12} + len;
+  }
+}
+
 }  // namespace
 
 GrayImage decode_png_gray(const uint8_t* data, size_t size, const std::string& name) {
+  if (data != nullptr) check_chunk_lengths(data, size, name);
   PngImage png;
   if (data == nullptr || size == 0 || !png_image_begin_read_from_memory(&png.image, data, size))
     throw Error(name + ": not a readable PNG: " +

@@ -37,6 +37,7 @@ Shape Conv2d::output_shape(const Shape& in) const {
 
 void Conv2d::build(const Shape& in) {
   output_shape(in.with_batch(1));
+  check_param_count(spec(), Shape{opt_.out_channels, in[1], opt_.kernel, opt_.kernel}.numel());
   weight_.value = Tensor({opt_.out_channels, in[1], opt_.kernel, opt_.kernel});
   weight_.grad = Tensor(weight_.value.shape());
   if (opt_.bias) {

@@ -55,4 +55,13 @@ class Layer {
 
 using LayerPtr = std::unique_ptr<Layer>;
 
+// Limits that keep a hostile or mistyped spec from asking for absurd memory: far above
+// any network for 28×28 digits (the presets have under 250k parameters and under 22k
+// values per image in any layer).
+inline constexpr int64_t kMaxLayerParams = int64_t{1} << 26;         // 256 MB of float32
+inline constexpr int64_t kMaxValuesPerSample = int64_t{1} << 24;     // per layer output
+
+// Throws Error naming the layer when a weight of `count` elements exceeds kMaxLayerParams.
+void check_param_count(const std::string& layer, int64_t count);
+
 }  // namespace mnistcnn::nn

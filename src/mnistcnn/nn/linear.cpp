@@ -22,6 +22,7 @@ Shape Linear::output_shape(const Shape& in) const {
 
 void Linear::build(const Shape& in) {
   output_shape(in);
+  check_param_count(spec(), Shape{opt_.out_features, in[1]}.numel());
   weight_.value = Tensor({opt_.out_features, in[1]});
   weight_.grad = Tensor(weight_.value.shape());
   if (opt_.bias) {

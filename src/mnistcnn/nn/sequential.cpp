@@ -15,6 +15,12 @@ Sequential Sequential::from_spec(const std::string& spec, const Shape& input) {
   return net;
 }
 
+void check_param_count(const std::string& layer, int64_t count) {
+  if (count > kMaxLayerParams)
+    throw Error(layer + ": " + std::to_string(count) + " weights, more than the limit of " +
+                std::to_string(kMaxLayerParams) + " per layer");
+}
+
 void Sequential::add(LayerPtr layer) {
   if (built_) throw Error("Sequential: cannot add a layer after build()");
   layers_.push_back(std::move(layer));
@@ -28,15 +34,20 @@ void Sequential::build(const Shape& input) {
   Shape s{1, input[0], input[1], input[2]};
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
+    const std::string where = "layer " + std::to_string(i) + " (" + l.spec() + ") on input " + s.str();
+    Shape out;
     try {
+      out = l.output_shape(s);
+      if (out.numel() > kMaxValuesPerSample)
+        throw Error("its output " + out.str() + " holds " + std::to_string(out.numel()) +
+                    " values per image, more than the limit of " + std::to_string(kMaxValuesPerSample));
       l.build(s);
-      s = l.output_shape(s);
     } catch (const Error& e) {
-      throw Error("layer " + std::to_string(i) + " (" + l.spec() + ") on input " + s.str() + ": " +
-                  e.what());
+      throw Error(where + ": " + e.what());
     }
-    if (s.numel() == 0)
-      throw Error("layer " + std::to_string(i) + " (" + l.spec() + ") collapses its input to " + s.str());
+    if (out.numel() == 0)
+      throw Error("layer " + std::to_string(i) + " (" + l.spec() + ") collapses its input to " + out.str());
+    s = out;
     for (Param* p : l.params()) p->name = std::to_string(i) + "." + p->name;
   }
   outputs_.resize(layers_.size());
@@ -123,7 +134,10 @@ std::vector<Shape> Sequential::shapes(int64_t n) const {
 
 std::string Sequential::spec() const {
   std::string s;
-  for (const auto& l : layers_) s += (s.empty() ? "" : " ") + l->spec();
+  for (const auto& l : layers_) {
+    if (!s.empty()) s += ' ';
+    s += l->spec();
+  }
   return s;
 }
 

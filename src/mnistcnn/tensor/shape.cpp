@@ -14,7 +14,9 @@ Shape::Shape(std::initializer_list<int64_t> dims) {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[i];
+  for (int i = 0; i < rank_; ++i)
+    if (__builtin_mul_overflow(n, dims_[i], &n))
+      throw Error("Shape " + str() + " has more elements than a 64-bit count holds");
   return rank_ == 0 ? 0 : n;
 }
 
