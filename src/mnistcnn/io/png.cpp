@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "mnistcnn/core/error.h"
-#include "mnistcnn/io/safetensors.h"
+#include "mnistcnn/io/file.h"
 
 namespace mnistcnn::io {
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "mnistcnn/io/file.h"
 #include "mnistcnn/tensor/tensor.h"
 
 namespace mnistcnn::io {
@@ -38,12 +39,5 @@ void write_safetensors(const std::string& path, const TensorRefs& tensors,
                        const std::map<std::string, std::string>& metadata);
 // read_file_bytes + parse_safetensors.
 SafetensorsFile read_safetensors(const std::string& path);
-
-// File helpers shared by the io writers and readers.
-// Writes to PATH.tmp.PID.N in the same directory, fsyncs, renames over PATH; on any
-// failure the temporary is removed, PATH is untouched, and an Error is thrown.
-void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
-// The whole file; refuses files larger than max_bytes.
-std::vector<uint8_t> read_file_bytes(const std::string& path, size_t max_bytes = size_t{1} << 34);
 
 }  // namespace mnistcnn::io
