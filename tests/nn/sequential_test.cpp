@@ -124,5 +124,46 @@ TEST(Sequential, RejectsInputOfTheWrongShape) {
   EXPECT_THROW(net.forward(x, nn::Mode::Eval), Error);
 }
 
+
+TEST(Sequential, InputGradientMatchesFiniteDifferences) {
+  nn::Sequential net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  net.init(nn::Init::Torch, 7);
+  for (nn::Param* p : net.params()) p->trainable = false;  // input gradient even when all is frozen
+  Tensor x = testing::random_tensor({2, 1, 10, 10}, 3);
+  const std::vector<int32_t> y = {1, 3};
+  Tensor d;
+  loss::cross_entropy(net.forward(x, nn::Mode::Train), y, &d);
+  net.backward(d, nn::Sequential::kAll, true);
+  const Tensor dx = net.input_grad();
+  ASSERT_EQ(dx.shape(), x.shape());
+  for (int64_t i = 0; i < x.numel(); i += 7) {
+    const float keep = x[i];
+    x[i] = keep + 1e-2f;
+    const double up = loss_of(net, x, y);
+    x[i] = keep - 1e-2f;
+    const double down = loss_of(net, x, y);
+    x[i] = keep;
+    EXPECT_NEAR(dx[i], (up - down) / 2e-2, 2e-3 + 2e-2 * std::fabs(dx[i])) << i;
+  }
+  for (nn::Param* p : net.params())
+    for (int64_t i = 0; i < p->grad.numel(); ++i) ASSERT_EQ(p->grad[i], 0.0f) << p->name;
+}
+
+TEST(Sequential, CloneGivesTheSameOutputsAndIsIndependent) {
+  nn::Sequential net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
+  net.init(nn::Init::Torch, 11);
+  net.params()[0]->trainable = false;
+  nn::Sequential copy = net.clone();
+  const Tensor x = testing::random_tensor({3, 1, 10, 10}, 4);
+  const Tensor a = net.forward(x, nn::Mode::Eval);
+  const Tensor b = copy.forward(x, nn::Mode::Eval);
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_EQ(a[i], b[i]);
+  EXPECT_FALSE(copy.params()[0]->trainable);
+  EXPECT_EQ(copy.params()[0]->name, net.params()[0]->name);
+  copy.params()[1]->value[0] += 1.0f;
+  EXPECT_NE(copy.params()[1]->value[0], net.params()[1]->value[0]);
+}
+
 }  // namespace
 }  // namespace mnistcnn

@@ -80,7 +80,7 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
   return *cur;
 }
 
-void Sequential::backward(const Tensor& dout, size_t end) {
+void Sequential::backward(const Tensor& dout, size_t end, bool to_input) {
   end = std::min(end, layers_.size());
   if (!x_ || end != forward_end_) throw Error("Sequential: backward does not match the last forward");
   // first_trainable: no layer before it has a trainable parameter.
@@ -91,13 +91,28 @@ void Sequential::backward(const Tensor& dout, size_t end) {
         first_trainable = i;
         break;
       }
+  if (to_input) first_trainable = 0;
   const Tensor* dy = &dout;
   for (size_t i = end; i-- > first_trainable;) {
     const Tensor& x = i == 0 ? *x_ : outputs_[i - 1];
-    Tensor* dx = i > first_trainable ? &grads_[i] : nullptr;
+    Tensor* dx = i > first_trainable ? &grads_[i] : (to_input ? &input_grad_ : nullptr);
     layers_[i]->backward(x, outputs_[i], *dy, dx);
     dy = dx;
   }
+}
+
+Sequential Sequential::clone() const {
+  if (!built_) throw Error("Sequential: clone before build()");
+  Sequential copy = from_spec(spec(), input_);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    auto src = layers_[i]->params();
+    auto dst = copy.layers_[i]->params();
+    for (size_t j = 0; j < src.size(); ++j) {
+      std::copy(src[j]->value.data(), src[j]->value.data() + src[j]->value.numel(), dst[j]->value.data());
+      dst[j]->trainable = src[j]->trainable;
+    }
+  }
+  return copy;
 }
 
 size_t Sequential::logits_end() const {

@@ -35,8 +35,21 @@ class Sequential {
   const Tensor& forward(const Tensor& x, Mode mode, size_t end = kAll);
   // Back-propagates dout (gradient of the output of layer end-1, as in the last forward)
   // and accumulates parameter gradients. Stops at the first layer from the input side
-  // that has a trainable parameter: nothing before it needs a gradient.
-  void backward(const Tensor& dout, size_t end = kAll);
+  // that has a trainable parameter: nothing before it needs a gradient, unless
+  // `to_input` asks for the gradient with respect to the input (saliency), kept in
+  // input_grad().
+  void backward(const Tensor& dout, size_t end = kAll, bool to_input = false);
+  // d(output)/d(input) of the last backward(…, to_input = true): N×C×H×W.
+  const Tensor& input_grad() const { return input_grad_; }
+  // The gradient with respect to the output of layer i (the input of layer i+1) of the
+  // last backward, if backward went that far.
+  const Tensor& output_grad(size_t i) const { return i + 1 < grads_.size() ? grads_[i + 1] : input_grad_; }
+  // The output of layer i in the last forward.
+  const Tensor& output(size_t i) const { return outputs_.at(i); }
+
+  // An independent copy (same spec, parameter values and trainable flags, fresh buffers):
+  // one per thread lets several threads run the same model at once.
+  Sequential clone() const;
 
   // Layers that produce the logits: all but a trailing softmax.
   size_t logits_end() const;
@@ -61,7 +74,8 @@ class Sequential {
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
-  std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i
+  std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i (i ≥ 1)
+  Tensor input_grad_;            // gradient w.r.t. the network input (backward to_input)
 };
 
 }  // namespace mnistcnn::nn
