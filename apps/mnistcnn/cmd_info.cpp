@@ -31,7 +31,8 @@ void add_info_command(CLI::App& app) {
                                                                  {"mean", m.info.normalization.mean},
                                                                  {"std", m.info.normalization.std}}},
                           {"classes", io::class_names(m.info, m.net.shapes(1).back()[1])},
-                          {"provenance", m.info.provenance}, {"tensors", tensors}};
+                          {"provenance", m.info.provenance}, {"tensors", tensors},
+                          {"weights_sha256", io::weights_sha256(m.net)}};
       std::printf("%s\n", j.dump().c_str());
       return;
     }
@@ -42,6 +43,7 @@ void add_info_command(CLI::App& app) {
     std::printf("parameters:    %s\n", human_count(params).c_str());
     std::printf("normalization: %s (mean %g, std %g)\n", m.info.normalization.name().c_str(), m.info.normalization.mean,
                 m.info.normalization.std);
+    std::printf("weights:       sha256 %s\n", io::weights_sha256(m.net).c_str());
     std::printf("tensors:      ");
     for (auto* p : m.net.params()) std::printf(" %s%s", p->name.c_str(), p->value.shape().str().c_str());
     std::printf("\n");

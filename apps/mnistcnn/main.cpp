@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "mnistcnn/core/error.h"
+#include "training_run.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mnistcnn: build, train, evaluate and run convolutional networks on MNIST"};
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  } catch (const mnistcnn::cli::StoppedBySignal& s) {
+    return s.code;
   } catch (const mnistcnn::Error& e) {
     std::fprintf(stderr, "mnistcnn: error: %s\n", e.what());
     return 1;

@@ -5,6 +5,7 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/core/rng.h"
+#include "mnistcnn/data/sha256.h"
 
 namespace mnistcnn::data {
 
@@ -71,6 +72,18 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
     for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
     y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
   }
+}
+
+std::string Loader::fingerprint() const {
+  const auto pixels = static_cast<size_t>(data_.rows * data_.cols);
+  std::vector<uint8_t> bytes;
+  bytes.reserve(indices_.size() * (pixels + 1));
+  for (const int64_t i : indices_) {
+    const uint8_t* img = data_.images.data() + static_cast<size_t>(i) * pixels;
+    bytes.insert(bytes.end(), img, img + pixels);
+    bytes.push_back(data_.labels[static_cast<size_t>(i)]);
+  }
+  return sha256_hex(bytes.data(), bytes.size());
 }
 
 }  // namespace mnistcnn::data

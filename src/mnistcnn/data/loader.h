@@ -3,6 +3,7 @@
 // The order of epoch e depends only on (seed, e), so a resumed run sees the same data.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mnistcnn/data/dataset.h"
@@ -25,6 +26,9 @@ class Loader {
   // Batch b of the current epoch (the last one may be smaller): x N×1×H×W, y N labels.
   void batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const;
   const Dataset& dataset() const { return data_; }
+  // SHA-256 (hex) of the images and labels this loader serves, in index order: a resumed
+  // run checks it to refuse other data.
+  std::string fingerprint() const;
   const Normalization& normalization() const { return norm_; }
 
  private:

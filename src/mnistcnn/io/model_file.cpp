@@ -1,18 +1,18 @@
 #include "mnistcnn/io/model_file.h"
 
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/data/sha256.h"
 #include "mnistcnn/io/safetensors.h"
 
 namespace mnistcnn::io {
 
 using nlohmann::json;
 
-void save_model(const std::string& path, nn::Sequential& net, const ModelInfo& info) {
-  TensorRefs refs;
-  for (nn::Param* p : net.params()) refs.emplace_back(p->name, &p->value);
+std::map<std::string, std::string> model_metadata(const nn::Sequential& net, const ModelInfo& info) {
   std::map<std::string, std::string> meta;
   meta["format"] = "mnistcnn";
   meta["format_version"] = std::to_string(kModelFormatVersion);
@@ -22,7 +22,13 @@ void save_model(const std::string& path, nn::Sequential& net, const ModelInfo& i
   meta["normalization"] = json{{"mean", info.normalization.mean}, {"std", info.normalization.std}}.dump();
   if (!info.classes.empty()) meta["classes"] = json(info.classes).dump();
   if (!info.provenance.empty()) meta["provenance"] = json(info.provenance).dump();
-  write_safetensors(path, refs, meta);
+  return meta;
+}
+
+void save_model(const std::string& path, nn::Sequential& net, const ModelInfo& info) {
+  TensorRefs refs;
+  for (nn::Param* p : net.params()) refs.emplace_back(p->name, &p->value);
+  write_safetensors(path, refs, model_metadata(net, info));
 }
 
 namespace {
@@ -38,71 +44,111 @@ json parse_meta_json(const std::string& path, const std::map<std::string, std::s
   }
 }
 
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
 }  // namespace
 
-LoadedModel load_model(const std::string& path) {
-  SafetensorsFile file = read_safetensors(path);
-  const auto& meta = file.metadata;
-  auto arch_it = meta.find("arch");
-  if (arch_it == meta.end())
-    throw Error(path + ": no architecture in the metadata ('arch')",
-                "is this an mnistcnn model file? PyTorch state_dicts need --arch to load");
+ModelInfo read_model_info(const std::map<std::string, std::string>& meta, const std::string& path) {
   if (auto v = meta.find("format_version"); v != meta.end() && v->second != std::to_string(kModelFormatVersion))
     throw Error(path + ": model format version " + v->second + " is not supported (this build reads " +
                 std::to_string(kModelFormatVersion) + ")");
-  LoadedModel m;
-  m.info.arch = arch_it->second;
+  ModelInfo info;
+  if (auto it = meta.find("arch"); it != meta.end()) info.arch = it->second;
   try {
     if (json in = parse_meta_json(path, meta, "input_shape"); !in.is_null()) {
       if (!in.is_array() || in.size() != 3) throw Error("input_shape must be [C, H, W]");
       for (int i = 0; i < 3; ++i) {
         const int64_t d = in[static_cast<size_t>(i)].get<int64_t>();
         if (d < 1 || d > 4096) throw Error("input_shape dimension out of range");
-        m.info.input[i] = d;
+        info.input[i] = d;
       }
     }
     if (json norm = parse_meta_json(path, meta, "normalization"); !norm.is_null()) {
-      m.info.normalization.mean = norm.at("mean").get<float>();
-      m.info.normalization.std = norm.at("std").get<float>();
-      if (!(m.info.normalization.std > 0.0f)) throw Error("normalization std must be > 0");
+      info.normalization.mean = norm.at("mean").get<float>();
+      info.normalization.std = norm.at("std").get<float>();
+      if (!std::isfinite(info.normalization.mean) || !(info.normalization.std > 0.0f) ||
+          !std::isfinite(info.normalization.std))
+        throw Error("normalization needs a finite mean and a finite std > 0");
     }
     if (json cls = parse_meta_json(path, meta, "classes"); !cls.is_null())
-      m.info.classes = cls.get<std::vector<std::string>>();
+      info.classes = cls.get<std::vector<std::string>>();
     if (json prov = parse_meta_json(path, meta, "provenance"); !prov.is_null())
-      for (auto& [k, v] : prov.items()) m.info.provenance[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (auto& [k, v] : prov.items()) info.provenance[k] = v.is_string() ? v.get<std::string>() : v.dump();
   } catch (const json::exception& e) {
     throw Error(path + ": malformed metadata: " + e.what());
   } catch (const Error& e) {
     throw Error(path + ": malformed metadata: " + e.what());
   }
+  return info;
+}
+
+LoadReport load_weights(const SafetensorsFile& file, const std::string& path, nn::Sequential& net,
+                        const WeightLoadOptions& options) {
+  LoadReport report;
+  std::map<std::string, bool> used;
+  for (size_t li = 0; li < net.size(); ++li) {
+    for (nn::Param* p : net.layer(li).params()) {
+      const Tensor* t = file.find(p->name);
+      if (li >= options.keep_from_layer) {
+        report.initialised.push_back(p->name);
+        if (t) used[p->name] = true, report.skipped.push_back(p->name + " (replaced layer)");
+        continue;
+      }
+      if (!t) {
+        if (options.strict)
+          throw Error(path + ": tensor '" + p->name + "' of the architecture is missing from the file");
+        report.initialised.push_back(p->name);
+        continue;
+      }
+      used[p->name] = true;
+      if (t->shape() != p->value.shape()) {
+        if (options.strict)
+          throw Error(path + ": tensor '" + p->name + "' has shape " + t->shape().str() +
+                      ", the architecture needs " + p->value.shape().str());
+        report.skipped.push_back(p->name + " (shape " + t->shape().str() + ", needed " + p->value.shape().str() + ")");
+        report.initialised.push_back(p->name);
+        continue;
+      }
+      std::memcpy(p->value.data(), t->data(), sizeof(float) * static_cast<size_t>(t->numel()));
+      report.loaded.push_back(p->name);
+    }
+  }
+  for (const auto& [name, t] : file.tensors) {
+    if (used.count(name) || starts_with(name, kOptimizerPrefix)) continue;
+    if (options.strict) throw Error(path + ": tensor '" + name + "' is not part of the architecture");
+    report.skipped.push_back(name + " (not in the network)");
+  }
+  return report;
+}
+
+LoadedModel load_model(const std::string& path, const std::string& arch) {
+  SafetensorsFile file = read_safetensors(path);
+  LoadedModel m;
+  m.info = read_model_info(file.metadata, path);
+  if (!arch.empty()) m.info.arch = arch;
+  if (m.info.arch.empty())
+    throw Error(path + ": no architecture in the metadata ('arch')",
+                "is this a PyTorch state_dict? give its architecture with --arch");
   try {
     m.net = nn::Sequential::from_spec(m.info.arch, m.info.input);
   } catch (const Error& e) {
-    throw Error(path + ": stored architecture does not build: " + e.what());
+    throw Error(path + ": " + (arch.empty() ? "stored architecture" : "architecture") + " does not build: " + e.what());
   }
-  size_t used = 0;
-  for (nn::Param* p : m.net.params()) {
-    const Tensor* t = file.find(p->name);
-    if (!t)
-      throw Error(path + ": tensor '" + p->name + "' of the architecture is missing from the file");
-    if (t->shape() != p->value.shape())
-      throw Error(path + ": tensor '" + p->name + "' has shape " + t->shape().str() + ", the architecture needs " +
-                  p->value.shape().str());
-    std::memcpy(p->value.data(), t->data(), sizeof(float) * t->numel());
-    ++used;
-  }
-  if (used != file.tensors.size()) {
-    for (const auto& [name, t] : file.tensors) {
-      bool known = false;
-      for (nn::Param* p : m.net.params()) known = known || p->name == name;
-      if (!known) throw Error(path + ": tensor '" + name + "' is not part of the stored architecture");
-    }
-  }
+  load_weights(file, path, m.net);
   const int64_t classes = m.net.shapes(1).back()[1];
   if (!m.info.classes.empty() && static_cast<int64_t>(m.info.classes.size()) != classes)
     throw Error(path + ": " + std::to_string(m.info.classes.size()) + " class names for " +
                 std::to_string(classes) + " outputs");
   return m;
+}
+
+std::string weights_sha256(nn::Sequential& net) {
+  std::vector<uint8_t> bytes;
+  for (nn::Param* p : net.params()) {
+    const auto* b = reinterpret_cast<const uint8_t*>(p->value.data());
+    bytes.insert(bytes.end(), b, b + sizeof(float) * static_cast<size_t>(p->value.numel()));
+  }
+  return data::sha256_hex(bytes.data(), bytes.size());
 }
 
 std::vector<std::string> class_names(const ModelInfo& info, int64_t classes) {

@@ -18,7 +18,7 @@ class Dropout : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   bool has_train_behaviour() const override { return true; }
   void set_seed(uint64_t seed) override { rng_ = Rng(seed, 0xD50); }
-  Rng& rng() { return rng_; }
+  Rng* rng() override { return &rng_; }
 
  private:
   float p_;

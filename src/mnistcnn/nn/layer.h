@@ -51,6 +51,8 @@ class Layer {
   virtual bool has_train_behaviour() const { return false; }
   // Seed for the layer's own randomness (dropout masks).
   virtual void set_seed(uint64_t seed) { (void)seed; }
+  // The layer's own random stream, if it has one; checkpoints save and restore its state.
+  virtual Rng* rng() { return nullptr; }
 };
 
 using LayerPtr = std::unique_ptr<Layer>;

@@ -11,8 +11,9 @@
 namespace mnistcnn::nn {
 
 LayerArgs::LayerArgs(std::string layer, std::vector<std::string> positional,
-                     std::map<std::string, std::string> named)
+                     std::map<std::string, std::string> named, std::string what)
     : layer_(std::move(layer)),
+      what_(std::move(what)),
       positional_(std::move(positional)),
       named_(std::move(named)),
       used_pos_(positional_.size(), false) {}
@@ -21,7 +22,7 @@ const std::string* LayerArgs::find(size_t pos, const std::string& key) {
   auto it = named_.find(key);
   if (it != named_.end()) {
     if (pos < positional_.size())
-      throw Error("layer '" + layer_ + "': argument '" + key + "' given both by position and by name");
+      throw Error(what_ + " '" + layer_ + "': argument '" + key + "' given both by position and by name");
     used_named_[key] = true;
     return &it->second;
   }
@@ -39,16 +40,16 @@ int64_t LayerArgs::integer(size_t pos, const std::string& key, int64_t fallback,
   int64_t v = 0;
   auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
   if (ec != std::errc() || p != s->data() + s->size())
-    throw Error("layer '" + layer_ + "': argument '" + key + "' must be an integer, got '" + *s + "'");
+    throw Error(what_ + " '" + layer_ + "': argument '" + key + "' must be an integer, got '" + *s + "'");
   if (v < lo || v > hi)
-    throw Error("layer '" + layer_ + "': argument '" + key + "' = " + *s + " is out of range [" +
+    throw Error(what_ + " '" + layer_ + "': argument '" + key + "' = " + *s + " is out of range [" +
                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
   return v;
 }
 
 int64_t LayerArgs::required_integer(size_t pos, const std::string& key, int64_t lo, int64_t hi) {
   if (pos >= positional_.size() && !named_.count(key))
-    throw Error("layer '" + layer_ + "': missing argument '" + key + "'");
+    throw Error(what_ + " '" + layer_ + "': missing argument '" + key + "'");
   return integer(pos, key, 0, lo, hi);
 }
 
@@ -58,9 +59,9 @@ double LayerArgs::real(size_t pos, const std::string& key, double fallback, doub
   char* end = nullptr;
   double v = std::strtod(s->c_str(), &end);
   if (s->empty() || end != s->c_str() + s->size() || !std::isfinite(v))
-    throw Error("layer '" + layer_ + "': argument '" + key + "' must be a number, got '" + *s + "'");
+    throw Error(what_ + " '" + layer_ + "': argument '" + key + "' must be a number, got '" + *s + "'");
   if (v < lo || v > hi)
-    throw Error("layer '" + layer_ + "': argument '" + key + "' = " + *s + " is out of range [" +
+    throw Error(what_ + " '" + layer_ + "': argument '" + key + "' = " + *s + " is out of range [" +
                 spec_number(lo) + ", " + spec_number(hi) + "]");
   return v;
 }
@@ -70,17 +71,17 @@ bool LayerArgs::boolean(size_t pos, const std::string& key, bool fallback) {
   if (!s) return fallback;
   if (*s == "true" || *s == "1") return true;
   if (*s == "false" || *s == "0") return false;
-  throw Error("layer '" + layer_ + "': argument '" + key + "' must be true or false, got '" + *s + "'");
+  throw Error(what_ + " '" + layer_ + "': argument '" + key + "' must be true or false, got '" + *s + "'");
 }
 
 void LayerArgs::finish() const {
   for (size_t i = 0; i < positional_.size(); ++i)
     if (!used_pos_[i])
-      throw Error("layer '" + layer_ + "': unexpected argument " + std::to_string(i + 1) + " ('" +
+      throw Error(what_ + " '" + layer_ + "': unexpected argument " + std::to_string(i + 1) + " ('" +
                   positional_[i] + "')");
   for (const auto& [k, v] : named_)
     if (!used_named_.count(k))
-      throw Error("layer '" + layer_ + "': unknown argument '" + k + "'");
+      throw Error(what_ + " '" + layer_ + "': unknown argument '" + k + "'");
 }
 
 namespace {

@@ -12,8 +12,9 @@ namespace mnistcnn::nn {
 // Arguments of one layer in a spec, with typed accessors whose errors name the layer.
 class LayerArgs {
  public:
+  // `what` names the thing in messages ("layer 'conv(x)': ..."); schedules reuse this.
   LayerArgs(std::string layer, std::vector<std::string> positional,
-            std::map<std::string, std::string> named);
+            std::map<std::string, std::string> named, std::string what = "layer");
 
   // Argument by position or by name; `fallback` when absent. Throws if malformed.
   int64_t integer(size_t pos, const std::string& key, int64_t fallback, int64_t lo, int64_t hi);
@@ -28,6 +29,7 @@ class LayerArgs {
  private:
   const std::string* find(size_t pos, const std::string& key);
   std::string layer_;
+  std::string what_;
   std::vector<std::string> positional_;
   std::map<std::string, std::string> named_;
   std::vector<bool> used_pos_;

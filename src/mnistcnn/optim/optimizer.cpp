@@ -14,6 +14,11 @@ void Optimizer::zero_grad() {
   for (nn::Param* p : params_) p->grad.zero();
 }
 
+double Optimizer::lr_multiplier(const std::string& param) const {
+  const auto it = lr_mult_.find(param);
+  return it == lr_mult_.end() ? 1.0 : it->second;
+}
+
 Tensor& Optimizer::slot(const nn::Param& p, const std::string& slot) {
   auto [it, inserted] = state_.try_emplace(p.name + "/" + slot);
   if (inserted || it->second.shape() != p.value.shape()) it->second = Tensor(p.value.shape());
@@ -28,12 +33,13 @@ Sgd::Sgd(std::vector<nn::Param*> params, const SgdOptions& opt) : Optimizer(std:
 }
 
 void Sgd::step() {
-  const bool first = step_ == 0;
   ++step_;
-  const float lr = static_cast<float>(lr_), mu = static_cast<float>(opt_.momentum),
-              wd = static_cast<float>(opt_.weight_decay), damp = 1.0f - static_cast<float>(opt_.dampening);
+  const float mu = static_cast<float>(opt_.momentum), wd = static_cast<float>(opt_.weight_decay),
+              damp = 1.0f - static_cast<float>(opt_.dampening);
   for (nn::Param* p : params_) {
     if (!p->trainable) continue;
+    const bool first = count_step(*p) == 1;
+    const float lr = static_cast<float>(lr_ * lr_multiplier(p->name));
     float* w = p->value.data();
     const float* g = p->grad.data();
     const int64_t n = p->value.numel();
@@ -59,17 +65,19 @@ Adam::Adam(std::vector<nn::Param*> params, const AdamOptions& opt) : Optimizer(s
 
 void Adam::step() {
   ++step_;
-  const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_));
-  const double bc2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_));
   const float b1 = static_cast<float>(opt_.beta1), b2 = static_cast<float>(opt_.beta2);
-  const float step_size = static_cast<float>(lr_ / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float eps = static_cast<float>(opt_.eps), wd = static_cast<float>(opt_.weight_decay);
-  // Denominator √v·c + e: PyTorch c = 1/√bc2, e = eps; Keras (√v + eps)/√bc2.
-  const float eps_term = opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps;
-  const float decay = static_cast<float>(1.0 - lr_ * opt_.weight_decay);
   for (nn::Param* p : params_) {
     if (!p->trainable) continue;
+    const auto t = static_cast<double>(count_step(*p));
+    const double lr = lr_ * lr_multiplier(p->name);
+    const double bc1 = 1.0 - std::pow(opt_.beta1, t);
+    const double bc2 = 1.0 - std::pow(opt_.beta2, t);
+    const float step_size = static_cast<float>(lr / bc1);
+    const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+    // Denominator √v·c + e: PyTorch c = 1/√bc2, e = eps; Keras (√v + eps)/√bc2.
+    const float eps_term = opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps;
+    const float decay = static_cast<float>(1.0 - lr * opt_.weight_decay);
     float* w = p->value.data();
     const float* g = p->grad.data();
     float* m = slot(*p, "exp_avg").data();

@@ -25,15 +25,29 @@ class Optimizer {
   void set_lr(double lr) { lr_ = lr; }
   int64_t steps() const { return step_; }
   void set_steps(int64_t s) { step_ = s; }
+  // Per-parameter learning-rate factors by parameter name (discriminative fine-tuning);
+  // a parameter not named gets 1.
+  void set_lr_multipliers(std::map<std::string, double> mult) { lr_mult_ = std::move(mult); }
+  double lr_multiplier(const std::string& param) const;
+
+  // Everything a checkpoint needs: tensors keyed "name/slot", and the number of updates
+  // each parameter has had (a parameter unfrozen late starts its Adam bias correction
+  // at its own first step, as in PyTorch).
   std::map<std::string, Tensor>& state() { return state_; }
+  std::map<std::string, int64_t>& param_steps() { return param_steps_; }
+  const std::vector<nn::Param*>& params() const { return params_; }
 
  protected:
   // The state tensor `slot` of a parameter, created zero-filled on first use.
   Tensor& slot(const nn::Param& p, const std::string& slot);
+  // Counts one more update of p and returns its count (1 on its first update).
+  int64_t count_step(const nn::Param& p) { return ++param_steps_[p.name]; }
   std::vector<nn::Param*> params_;
   double lr_;
   int64_t step_ = 0;
   std::map<std::string, Tensor> state_;
+  std::map<std::string, int64_t> param_steps_;
+  std::map<std::string, double> lr_mult_;
 };
 
 struct SgdOptions {

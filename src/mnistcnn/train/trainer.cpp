@@ -41,53 +41,113 @@ EvalResult evaluate(nn::Sequential& net, data::Loader& data) {
   return r;
 }
 
-std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train,
-                             data::Loader* val, const FitOptions& options, const Callbacks& callbacks) {
+namespace {
+
+bool finite_grads(const std::vector<nn::Param*>& params) {
+  for (const nn::Param* p : params) {
+    if (!p->trainable) continue;
+    const float* g = p->grad.data();
+    float sum = 0.0f;  // NaN and ±inf survive a sum; a finite sum overflowing is itself a divergence
+    for (int64_t i = 0; i < p->grad.numel(); ++i) sum += g[i] * 0.0f;
+    if (sum != 0.0f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,
+                             const FitOptions& options, const Callbacks& callbacks) {
+  TrainState state;
+  return fit(net, opt, train, val, options, callbacks, state);
+}
+
+std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,
+                             const FitOptions& options, const Callbacks& callbacks, TrainState& state) {
   std::vector<EpochResult> history;
   const size_t end = net.logits_end();
+  const std::vector<nn::Param*> params = net.params();
   Tensor x, dlogits;
   std::vector<int32_t> y;
-  for (int e = options.first_epoch; e < options.epochs; ++e) {
+  int64_t consecutive_skips = 0;
+  for (; state.epoch < options.epochs; ++state.epoch) {
+    const int e = state.epoch;
+    if (callbacks.on_epoch_start) callbacks.on_epoch_start(state);
     const auto t0 = std::chrono::steady_clock::now();
+    const double seconds_before = state.seconds;
     train.start_epoch(e);
-    double loss_sum = 0.0;
-    int64_t correct = 0, seen = 0;
     BatchProgress progress;
     progress.epoch = e + 1;
     progress.epochs = options.epochs;
     progress.batches = train.num_batches();
-    for (int64_t b = 0; b < train.num_batches(); ++b) {
-      train.batch(b, x, y);
+    for (; state.batch < train.num_batches(); ++state.batch) {
+      if (options.stop && options.stop->load()) {
+        state.seconds = seconds_before + seconds_since(t0);
+        state.stopped = true;
+        return history;
+      }
+      train.batch(state.batch, x, y);
+      if (options.schedule) opt.set_lr(options.schedule->lr_at(opt.steps()));
       const Tensor& logits = net.forward(x, nn::Mode::Train, end);
       const double batch_loss = loss::cross_entropy(logits, y, &dlogits);
-      if (!std::isfinite(batch_loss))
-        throw Error("training diverged: loss is " + std::to_string(batch_loss) + " at epoch " +
-                        std::to_string(e + 1) + ", step " + std::to_string(opt.steps() + 1),
-                    "lower the learning rate (--lr)");
-      correct += loss::count_correct(logits, y);
-      opt.zero_grad();
-      net.backward(dlogits, end);
+      bool finite = std::isfinite(batch_loss);
+      if (finite) {
+        opt.zero_grad();
+        net.backward(dlogits, end);
+        finite = finite_grads(params);
+      }
+      if (!finite) {
+        const std::string what = std::isfinite(batch_loss) ? "a gradient" : "the loss (" + std::to_string(batch_loss) + ")";
+        if (options.on_nan == OnNan::Stop)
+          throw Error("training diverged: " + what + " is not finite at epoch " + std::to_string(e + 1) + ", step " +
+                          std::to_string(opt.steps() + 1) + " (batch " + std::to_string(state.batch + 1) + ")",
+                      "lower the learning rate (--lr), or skip such batches with --on-nan skip");
+        ++state.skipped;
+        if (callbacks.on_skip) callbacks.on_skip(e + 1, opt.steps() + 1, batch_loss);
+        if (++consecutive_skips > options.max_consecutive_skips)
+          throw Error("training diverged: " + std::to_string(consecutive_skips) + " batches in a row had " + what +
+                          " not finite, the last at epoch " + std::to_string(e + 1) + ", step " +
+                          std::to_string(opt.steps() + 1),
+                      "lower the learning rate (--lr)");
+        opt.zero_grad();
+        if (callbacks.on_step) {
+          TrainState after = state;
+          ++after.batch;
+          callbacks.on_step(after);
+        }
+        continue;
+      }
+      consecutive_skips = 0;
+      state.correct += loss::count_correct(logits, y);
       opt.step();
       const auto n = static_cast<int64_t>(y.size());
-      loss_sum += batch_loss * static_cast<double>(n);
-      seen += n;
+      state.loss_sum += batch_loss * static_cast<double>(n);
+      state.seen += n;
       if (callbacks.on_batch) {
-        progress.batch = b + 1;
+        progress.batch = state.batch + 1;
         progress.step = opt.steps();
-        progress.images = seen;
+        progress.images = state.seen;
         progress.batch_loss = batch_loss;
-        progress.loss = loss_sum / static_cast<double>(seen);
-        progress.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+        progress.lr = opt.lr();
+        progress.loss = state.loss_sum / static_cast<double>(state.seen);
+        progress.accuracy = static_cast<double>(state.correct) / static_cast<double>(state.seen);
         progress.elapsed_s = seconds_since(t0);
         callbacks.on_batch(progress);
+      }
+      if (callbacks.on_step) {
+        TrainState after = state;  // the step is done: the next batch is state.batch + 1
+        ++after.batch;
+        after.seconds = seconds_before + seconds_since(t0);
+        callbacks.on_step(after);
       }
     }
     EpochResult r;
     r.epoch = e + 1;
-    r.epoch_seconds = seconds_since(t0);
-    r.train_loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
-    r.train_accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
+    r.epoch_seconds = seconds_before + seconds_since(t0);
+    r.train_loss = state.seen ? state.loss_sum / static_cast<double>(state.seen) : 0.0;
+    r.train_accuracy = state.seen ? static_cast<double>(state.correct) / static_cast<double>(state.seen) : 0.0;
     r.steps = opt.steps();
+    r.skipped = state.skipped;
     r.lr = opt.lr();
     if (val && val->size() > 0) {
       const auto t1 = std::chrono::steady_clock::now();
@@ -97,8 +157,18 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       r.val_accuracy = v.accuracy();
       r.eval_seconds = seconds_since(t1);
     }
+    if (options.plateau) options.plateau->end_epoch(r.has_val ? r.val_loss : r.train_loss);
     history.push_back(r);
-    if (callbacks.on_epoch) callbacks.on_epoch(r);
+    state.history.push_back(r);
+    state.batch = 0;
+    state.loss_sum = 0;
+    state.correct = state.seen = state.skipped = 0;
+    state.seconds = 0;
+    if (callbacks.on_epoch) {
+      TrainState after = state;
+      ++after.epoch;
+      callbacks.on_epoch(r, after);
+    }
   }
   return history;
 }

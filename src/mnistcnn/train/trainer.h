@@ -1,29 +1,31 @@
 // The training loop and evaluation. The library reports through callbacks and never
-// prints: the CLI draws progress bars and writes logs from what it is told here.
+// prints: the CLI draws progress bars, writes logs and checkpoints from what it is told.
+// Everything the loop carries from one step to the next is in TrainState, so a run can
+// stop after any step and continue bit for bit from a checkpoint of it.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <vector>
 
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/nn/sequential.h"
 #include "mnistcnn/optim/optimizer.h"
+#include "mnistcnn/optim/schedule.h"
 #include "mnistcnn/train/metrics.h"
 
 namespace mnistcnn::train {
 
-struct FitOptions {
-  int epochs = 1;
-  int first_epoch = 0;  // epochs already done (resume)
-};
+enum class OnNan { Stop, Skip };
 
 struct BatchProgress {
-  int epoch = 0, epochs = 0;     // epoch is 1-based
+  int epoch = 0, epochs = 0;       // epoch is 1-based
   int64_t batch = 0, batches = 0;  // batches done in this epoch
-  int64_t step = 0;              // optimizer steps since the start
-  double loss = 0, accuracy = 0;  // running means over this epoch so far
+  int64_t step = 0;                // optimizer steps since the start
+  double loss = 0, accuracy = 0;   // running means over this epoch so far
   double batch_loss = 0;
-  double elapsed_s = 0;          // since the epoch started
-  int64_t images = 0;            // images done in this epoch
+  double lr = 0;
+  double elapsed_s = 0;            // since the epoch (or the resumed part of it) started
+  int64_t images = 0;              // images done in this epoch
 };
 
 struct EvalResult {
@@ -42,19 +44,50 @@ struct EpochResult {
   double epoch_seconds = 0;  // training only, evaluation excluded
   double eval_seconds = 0;
   int64_t steps = 0;         // optimizer steps since the start
-  double lr = 0;
+  int64_t skipped = 0;       // batches skipped for a non-finite loss or gradient
+  double lr = 0;             // rate of the epoch's last update
+};
+
+// Where a run stands: the epoch in progress and how far into it, the running sums of
+// that epoch, and the results of finished epochs.
+struct TrainState {
+  int epoch = 0;        // 0-based: epochs [0, epoch) are finished
+  int64_t batch = 0;    // batches of `epoch` done (in the loader's order for that epoch)
+  double loss_sum = 0;  // over the batches of `epoch` done
+  int64_t correct = 0, seen = 0, skipped = 0;
+  double seconds = 0;   // training time of `epoch` so far
+  std::vector<EpochResult> history;
+  bool stopped = false;  // fit returned early because options.stop was set
+};
+
+struct FitOptions {
+  int epochs = 1;
+  const optim::Schedule* schedule = nullptr;  // nullptr: the optimizer's rate throughout
+  optim::Schedule* plateau = nullptr;         // the same schedule, told each epoch's metric
+  OnNan on_nan = OnNan::Stop;
+  int64_t max_consecutive_skips = 100;        // OnNan::Skip gives up after this many in a row
+  const std::atomic<bool>* stop = nullptr;    // checked after every step
 };
 
 struct Callbacks {
+  std::function<void(const TrainState&)> on_epoch_start;  // may change trainable flags
   std::function<void(const BatchProgress&)> on_batch;
-  std::function<void(const EpochResult&)> on_epoch;
+  // After every optimizer step (or skipped batch), with the state a checkpoint needs.
+  std::function<void(const TrainState&)> on_step;
+  std::function<void(const EpochResult&, const TrainState&)> on_epoch;
+  // A batch skipped (OnNan::Skip): 1-based epoch, the step it would have been, the loss.
+  std::function<void(int, int64_t, double)> on_skip;
 };
 
 // Trains `net` with cross-entropy on its logits (a trailing softmax is left out and the
-// fused loss used instead, which has the same gradient and cannot overflow). Throws
-// Error naming the epoch and step if the loss becomes NaN or infinite.
-std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train,
-                             data::Loader* val, const FitOptions& options, const Callbacks& callbacks = {});
+// fused loss used instead, which has the same gradient and cannot overflow), from
+// `state` (fresh or restored from a checkpoint) to options.epochs. A NaN or infinite loss
+// or gradient throws an Error naming the epoch and step (OnNan::Stop), before the update,
+// so the weights are still those of the last good step; OnNan::Skip drops the batch.
+std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,
+                             const FitOptions& options, const Callbacks& callbacks, TrainState& state);
+std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,
+                             const FitOptions& options, const Callbacks& callbacks = {});
 
 // Loss and confusion matrix of `net` over the whole loader, in Eval mode.
 EvalResult evaluate(nn::Sequential& net, data::Loader& data);

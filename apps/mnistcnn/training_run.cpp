@@ -1,0 +1,264 @@
+#include "training_run.h"
+
+#include <csignal>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "common.h"
+#include "mnistcnn/core/error.h"
+
+namespace mnistcnn::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  g_signal = sig;
+  g_stop.store(true);
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void ensure_parent_dir(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) throw Error(path + ": cannot create directory " + parent.string() + ": " + ec.message());
+}
+
+// The progress display: a redrawn bar on a terminal, a plain line every fifth of an
+// epoch otherwise.
+class Progress {
+ public:
+  explicit Progress(bool quiet) : tty_(stderr_is_tty()), quiet_(quiet) {}
+  void batch(const train::BatchProgress& p) {
+    if (quiet_) return;
+    const double ips = p.elapsed_s > 0 ? static_cast<double>(p.images) / p.elapsed_s : 0.0;
+    const double eta = ips > 0 && p.batch > 0 ? p.elapsed_s * static_cast<double>(p.batches - p.batch) / static_cast<double>(p.batch) : 0.0;
+    if (tty_) {
+      const auto now = std::chrono::steady_clock::now();
+      if (p.batch != p.batches && now - last_ < std::chrono::milliseconds(100)) return;
+      last_ = now;
+      const int width = 24;
+      const int filled = static_cast<int>(width * p.batch / std::max<int64_t>(p.batches, 1));
+      std::string bar(static_cast<size_t>(filled), '=');
+      if (filled < width) bar += '>' + std::string(static_cast<size_t>(width - filled - 1), ' ');
+      std::fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %s  lr %.3g  %.0f img/s  ETA %.0fs", p.epoch,
+                   p.epochs, bar.c_str(), static_cast<long long>(p.batch), static_cast<long long>(p.batches), p.loss,
+                   percent(p.accuracy).c_str(), p.lr, ips, eta);
+      std::fflush(stderr);
+    } else {
+      const int64_t fifth = std::max<int64_t>(p.batches / 5, 1);
+      if (p.batch % fifth != 0 || p.batch == p.batches) return;
+      std::fprintf(stderr, "epoch %d/%d  batch %lld/%lld  loss %.4f  acc %s  lr %.3g  %.0f img/s  ETA %.0fs\n", p.epoch,
+                   p.epochs, static_cast<long long>(p.batch), static_cast<long long>(p.batches), p.loss,
+                   percent(p.accuracy).c_str(), p.lr, ips, eta);
+    }
+  }
+  void epoch(const train::EpochResult& r, int epochs, int64_t images) {
+    if (quiet_) return;
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::string line = "epoch " + std::to_string(r.epoch) + "/" + std::to_string(epochs) + "  loss " +
+                       fmt("%.4f", r.train_loss) + "  acc " + percent(r.train_accuracy);
+    if (r.has_val) line += "  val_loss " + fmt("%.4f", r.val_loss) + "  val_acc " + percent(r.val_accuracy);
+    line += "  " + fmt("%.2f", r.epoch_seconds) + "s (" + fmt("%.0f", static_cast<double>(images) / r.epoch_seconds) + " img/s)";
+    if (r.skipped > 0) line += "  skipped " + std::to_string(r.skipped) + " batches";
+    note(line);
+  }
+
+ private:
+  bool tty_, quiet_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+nlohmann::json epoch_record(const train::EpochResult& r, int64_t images) {
+  nlohmann::json j = {{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+                      {"epoch_seconds", r.epoch_seconds}, {"images_per_second", static_cast<double>(images) / r.epoch_seconds},
+                      {"steps", r.steps}, {"lr", r.lr}};
+  if (r.skipped) j["skipped"] = r.skipped;
+  if (r.has_val) {
+    j["val_loss"] = r.val_loss;
+    j["val_accuracy"] = r.val_accuracy;
+    j["eval_seconds"] = r.eval_seconds;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void add_run_flags(CLI::App* cmd, RunFlags& f) {
+  cmd->add_option("--schedule", f.schedule, "learning-rate schedule: " + optim::schedule_kinds())->capture_default_str();
+  cmd->add_option("--log", f.log_path, "JSONL log: one record per epoch (and per --log-every steps)");
+  cmd->add_option("--log-every", f.log_every, "also log every N optimizer steps")->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--checkpoint-dir", f.checkpoint_dir,
+                  "write a checkpoint (model + optimizer + training state) here after every epoch, keep the "
+                  "last --keep-last and best.safetensors");
+  cmd->add_option("--checkpoint-every", f.checkpoint_every, "also write a checkpoint every N optimizer steps")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--keep-last", f.keep_last, "checkpoints kept in --checkpoint-dir (0: all)")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  cmd->add_option("--resume", f.resume,
+                  "continue exactly from this checkpoint (or the newest in this directory); give the same flags "
+                  "as the original run (--epochs, --lr and --schedule may change)");
+  cmd->add_option("--on-nan", f.on_nan, "a non-finite loss or gradient: stop (keeping the last checkpoint) | skip the batch")
+      ->check(CLI::IsMember({"stop", "skip"}))->capture_default_str();
+  cmd->add_flag("--json", f.as_json, "print one JSON object with the results on stdout");
+  cmd->add_flag("--quiet,-q", f.quiet, "no progress output");
+}
+
+train::Checkpoint load_resume(const std::string& path, std::string& resolved) {
+  resolved = path;
+  if (std::filesystem::is_directory(path)) {
+    resolved = train::latest_checkpoint(path);
+    if (resolved.empty()) throw Error(path + ": no loadable checkpoint (ckpt-e*-s*.safetensors) in this directory");
+  }
+  return train::load_checkpoint(resolved);
+}
+
+void check_resume(const train::Checkpoint& ck, const std::string& path, const std::string& arch,
+                  const std::map<std::string, std::string>& run, bool quiet) {
+  if (ck.info.arch != arch)
+    throw Error(path + ": the checkpoint is of another architecture: " + ck.info.arch + "; this run builds " + arch,
+                "resume with the same --preset/--arch as the original run");
+  static const std::map<std::string, std::string> hints = {
+      {"data", "resume on the same training data (--data, --limit, --val-split, --classes, --per-class)"}};
+  for (const auto& [key, value] : run) {
+    const bool free_key = key.rfind("free/", 0) == 0;
+    const auto it = ck.run.find(key);
+    const std::string before = it == ck.run.end() ? "(not recorded)" : it->second;
+    if (before == value) continue;
+    if (free_key) {
+      if (!quiet) note("resume: " + key.substr(5) + " changes from " + before + " to " + value);
+      continue;
+    }
+    const auto h = hints.find(key);
+    throw Error(path + ": the checkpoint was made with " + key + " = " + before + ", this run has " + value,
+                h != hints.end() ? h->second : "resume with the same flags as the original run");
+  }
+}
+
+void run_training_job(TrainingJob& job, const RunFlags& f) {
+  nn::Sequential& net = *job.net;
+  // Output locations are settled before training, so a bad path fails in seconds, not after the run.
+  ensure_parent_dir(f.out);
+  std::ofstream log;
+  if (!f.log_path.empty()) {
+    ensure_parent_dir(f.log_path);
+    const bool resuming = !f.resume.empty();
+    log.open(f.log_path, resuming ? std::ios::app : std::ios::out | std::ios::trunc);
+    if (!log) throw Error(f.log_path + ": cannot open the log file for writing");
+  }
+  std::unique_ptr<train::CheckpointDir> ckdir;
+  if (!f.checkpoint_dir.empty()) ckdir = std::make_unique<train::CheckpointDir>(f.checkpoint_dir, f.keep_last);
+
+  io::ModelInfo ck_info = job.info;
+  Progress progress(f.quiet);
+  train::Callbacks cb;
+  cb.on_epoch_start = job.on_epoch_start;
+  cb.on_batch = [&](const train::BatchProgress& p) {
+    progress.batch(p);
+    if (log.is_open() && f.log_every > 0 && p.step % f.log_every == 0)
+      log << nlohmann::json{{"step", p.step}, {"epoch", p.epoch}, {"batch", p.batch}, {"loss", p.batch_loss},
+                            {"lr", p.lr}, {"running_loss", p.loss}, {"running_accuracy", p.accuracy}}.dump()
+          << "\n" << std::flush;
+  };
+  cb.on_skip = [&](int epoch, int64_t step, double loss) {
+    note("skipped a batch with a non-finite " + std::string(std::isfinite(loss) ? "gradient" : "loss") + " at epoch " +
+         std::to_string(epoch) + ", step " + std::to_string(step));
+  };
+  train::TrainState last_state = job.state;
+  cb.on_step = [&](const train::TrainState& s) {
+    last_state = s;
+    if (ckdir && f.checkpoint_every > 0 && job.opt->steps() % f.checkpoint_every == 0 && s.batch < job.train->num_batches())
+      ckdir->write(net, *job.opt, job.schedule, s, ck_info, job.run);
+  };
+  cb.on_epoch = [&](const train::EpochResult& r, const train::TrainState& s) {
+    last_state = s;
+    progress.epoch(r, job.epochs, job.train->size());
+    if (log.is_open()) log << epoch_record(r, job.train->size()).dump() << "\n" << std::flush;
+    if (ckdir) {
+      const std::string p = ckdir->write(net, *job.opt, job.schedule, s, ck_info, job.run);
+      const bool best = ckdir->write_best_if_improved(net, *job.opt, job.schedule, s, ck_info, job.run);
+      if (!f.quiet) note("checkpoint: " + p + (best ? " (and best.safetensors)" : ""));
+    }
+  };
+
+  train::FitOptions fo;
+  fo.epochs = job.epochs;
+  fo.schedule = job.schedule;
+  fo.plateau = job.schedule;
+  fo.on_nan = f.on_nan == "skip" ? train::OnNan::Skip : train::OnNan::Stop;
+  fo.stop = &g_stop;
+  g_stop.store(false);
+  auto old_int = std::signal(SIGINT, on_stop_signal);
+  auto old_term = std::signal(SIGTERM, on_stop_signal);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    train::fit(net, *job.opt, *job.train, job.val, fo, cb, job.state);
+  } catch (...) {
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
+    throw;
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  if (job.state.stopped) {
+    std::string where = f.checkpoint_dir;
+    std::string path;
+    if (ckdir) {
+      path = ckdir->write(net, *job.opt, job.schedule, job.state, ck_info, job.run);
+    } else {
+      auto p = std::filesystem::path(f.out);
+      path = (p.parent_path() / (p.stem().string() + ".interrupted.safetensors")).string();
+      train::save_checkpoint(path, net, *job.opt, job.schedule, job.state, ck_info, job.run);
+    }
+    note(std::string("stopped by ") + (g_signal == SIGINT ? "SIGINT" : "SIGTERM") + " at epoch " +
+         std::to_string(job.state.epoch + 1) + ", batch " + std::to_string(job.state.batch) + "; checkpoint: " + path);
+    note("continue with the same command and --resume " + path);
+    throw StoppedBySignal{128 + static_cast<int>(g_signal)};
+  }
+
+  const auto t1 = std::chrono::steady_clock::now();
+  const train::EvalResult test = train::evaluate(net, *job.test);
+  const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+
+  io::ModelInfo info = job.info;
+  info.arch = net.spec();
+  info.provenance["test_accuracy"] = fmt("%.6f", test.accuracy());
+  info.provenance["test_loss"] = fmt("%.6f", test.loss);
+  info.provenance["trained_at"] = now_iso();
+  io::save_model(f.out, net, info);
+
+  if (f.as_json) {
+    nlohmann::json epochs = nlohmann::json::array();
+    for (const auto& r : job.state.history) epochs.push_back(epoch_record(r, job.train->size()));
+    nlohmann::json j = {{"model", f.out}, {"spec", net.spec()}, {"test_accuracy", test.accuracy()},
+                        {"test_loss", test.loss}, {"test_count", test.count()}, {"train_seconds", train_seconds},
+                        {"eval_seconds", eval_seconds}, {"epochs", epochs}, {"recipe", job.recipe}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("test accuracy: %s (loss %.4f) on %s images; model saved to %s\n", percent(test.accuracy()).c_str(),
+                test.loss, human_count(test.count()).c_str(), f.out.c_str());
+  }
+}
+
+}  // namespace mnistcnn::cli

@@ -1,0 +1,61 @@
+// What `train` and `finetune` share once the network, optimizer and data are set up:
+// progress, JSONL log, checkpoints, resume checks, SIGINT/SIGTERM, the final model file
+// and the test evaluation.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mnistcnn/data/loader.h"
+#include "mnistcnn/io/model_file.h"
+#include "mnistcnn/optim/schedule.h"
+#include "mnistcnn/train/checkpoint.h"
+#include "mnistcnn/train/trainer.h"
+
+namespace mnistcnn::cli {
+
+struct RunFlags {
+  std::string out, log_path, checkpoint_dir, resume, on_nan = "stop", schedule = "constant";
+  int log_every = 0, keep_last = 3;
+  int64_t checkpoint_every = 0;
+  bool quiet = false, as_json = false;
+};
+// --out is added by each command (its default differs).
+void add_run_flags(CLI::App* cmd, RunFlags& f);
+
+// Thrown when a signal stopped training after its checkpoint was written; main exits
+// with `code` (128 + signal number).
+struct StoppedBySignal {
+  int code;
+};
+
+struct TrainingJob {
+  nn::Sequential* net = nullptr;
+  optim::Optimizer* opt = nullptr;
+  optim::Schedule* schedule = nullptr;
+  data::Loader* train = nullptr;
+  data::Loader* val = nullptr;  // may be null
+  data::Loader* test = nullptr;
+  int epochs = 1;
+  io::ModelInfo info;                       // classes, normalization, provenance so far
+  std::map<std::string, std::string> run;   // what a resume must match
+  train::TrainState state;                  // fresh, or from the checkpoint resumed
+  std::function<void(const train::TrainState&)> on_epoch_start;
+  nlohmann::json recipe;                    // for --json
+};
+
+// The checkpoint a --resume PATH names: the file, or the newest loadable one in a directory.
+train::Checkpoint load_resume(const std::string& path, std::string& resolved);
+// Refuses a checkpoint of another architecture, other data or another recipe (naming the
+// difference); `free_keys` may differ (a note is printed).
+void check_resume(const train::Checkpoint& ck, const std::string& path, const std::string& arch,
+                  const std::map<std::string, std::string>& run, bool quiet);
+
+// Trains, writes the model file and prints the test result (or one JSON object).
+void run_training_job(TrainingJob& job, const RunFlags& f);
+
+std::string fmt(const char* f, double v);
+
+}  // namespace mnistcnn::cli
