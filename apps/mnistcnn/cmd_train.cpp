@@ -17,11 +17,12 @@ namespace mnistcnn::cli {
 namespace {
 
 struct TrainArgs {
-  std::string preset, arch, data_dir = "data/mnist", optimizer, init, normalize;
+  std::string preset, arch, optimizer, init, normalize;
   int epochs = 0, threads = 0;
-  int64_t batch_size = 0, limit = 0;
-  double lr = 0, momentum = 0, weight_decay = 0, val_split = 0;
-  bool nesterov = false, no_val = false;
+  int64_t batch_size = 0;
+  double lr = 0, momentum = 0, weight_decay = 0;
+  bool nesterov = false;
+  DataFlags data;
   uint64_t seed = 1;
   RunFlags run;
   CLI::Option *o_epochs, *o_batch, *o_lr, *o_momentum, *o_wd, *o_optimizer, *o_init, *o_normalize, *o_nesterov;
@@ -63,37 +64,11 @@ void run_train(TrainArgs& a) {
                 "end the spec with flatten ... dense(10)");
   net.init(recipe.init, a.seed);
 
-  data::Dataset train_set = load_split(a.data_dir, data::Split::Train, a.run.quiet);
-  if (out_shape[1] < train_set.num_classes)
+  PreparedData d = prepare_data(a.data, recipe.batch_size, a.seed, norm, a.run.quiet);
+  if (out_shape[1] < d.train_set->num_classes)
     throw Error("the network has " + std::to_string(out_shape[1]) + " outputs but the data has " +
-                std::to_string(train_set.num_classes) + " classes");
-  std::vector<int64_t> pool;
-  if (a.limit > 0) {
-    const int64_t n = std::min(a.limit, train_set.size());
-    pool = data::permutation(train_set.size(), a.seed, 0x11A17);
-    pool.resize(static_cast<size_t>(n));
-  }
-  auto [train_idx, val_idx] = data::split_indices(pool.empty() ? train_set.size() : static_cast<int64_t>(pool.size()),
-                                                  a.val_split, a.seed);
-  if (!pool.empty()) {
-    for (auto& i : train_idx) i = pool[static_cast<size_t>(i)];
-    for (auto& i : val_idx) i = pool[static_cast<size_t>(i)];
-  }
-  data::Dataset test_set = load_split(a.data_dir, data::Split::Test, a.run.quiet);
-  data::Loader train_loader(train_set, train_idx, recipe.batch_size, true, a.seed, norm);
-  const int64_t eval_batch = 256;
-  data::Loader test_loader(test_set, {}, eval_batch, false, a.seed, norm);
-  std::unique_ptr<data::Loader> val_loader;
-  std::string val_name = "none";
-  if (!a.no_val) {
-    if (!val_idx.empty()) {
-      val_loader = std::make_unique<data::Loader>(train_set, val_idx, eval_batch, false, a.seed, norm);
-      val_name = "held-out " + human_count(static_cast<int64_t>(val_idx.size())) + " training images";
-    } else {
-      val_loader = std::make_unique<data::Loader>(test_set, std::vector<int64_t>{}, eval_batch, false, a.seed, norm);
-      val_name = "the test set (as the seed recipes do; use --val-split to hold out training data)";
-    }
-  }
+                std::to_string(d.train_set->num_classes) + " classes");
+  data::Loader& train_loader = *d.train;
   auto opt = train::make_optimizer(recipe, net.params());
   optim::Schedule schedule(sched_opt, recipe.lr, train_loader.num_batches(), recipe.epochs);
 
@@ -129,15 +104,15 @@ void run_train(TrainArgs& a) {
          schedule.describe() + ", batch " + std::to_string(recipe.batch_size) + ", " + std::to_string(recipe.epochs) +
          " epochs, init " + nn::init_name(recipe.init) + ", normalization " + norm.name() + ", seed " +
          std::to_string(a.seed) + ", " + std::to_string(threads) + " threads");
-    note("training on " + human_count(train_loader.size()) + " images; validation: " + val_name);
+    note("training on " + human_count(train_loader.size()) + " images; validation: " + d.val_name);
   }
 
   job.net = &net;
   job.opt = opt.get();
   job.schedule = &schedule;
   job.train = &train_loader;
-  job.val = val_loader.get();
-  job.test = &test_loader;
+  job.val = d.val.get();
+  job.test = d.test.get();
   job.epochs = recipe.epochs;
   job.info.normalization = norm;
   job.info.provenance = {{"preset", preset_name.empty() ? "custom" : preset_name},
@@ -145,7 +120,7 @@ void run_train(TrainArgs& a) {
                          {"schedule", a.run.schedule},
                          {"batch_size", std::to_string(recipe.batch_size)}, {"epochs", std::to_string(recipe.epochs)},
                          {"seed", std::to_string(a.seed)}, {"init", nn::init_name(recipe.init)},
-                         {"train_images", std::to_string(train_loader.size())}, {"data", a.data_dir},
+                         {"train_images", std::to_string(train_loader.size())}, {"data", a.data.dir},
                          {"threads", std::to_string(threads)}, {"mnistcnn_version", "0.1.0"}};
   job.recipe = {{"optimizer", recipe.optimizer}, {"lr", recipe.lr}, {"momentum", recipe.momentum},
                 {"weight_decay", recipe.weight_decay}, {"batch_size", recipe.batch_size},
@@ -162,7 +137,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--preset", a->preset, "named network with its seed recipe: " + train::preset_names() +
                                              " (default keras-mnist when no --arch)");
   cmd->add_option("--arch", a->arch, "network as a spec line, e.g. \"conv(32,3) relu maxpool(2) flatten dense(10)\"");
-  cmd->add_option("--data", a->data_dir, "directory with the four IDX files (raw or .gz)")->capture_default_str();
+  add_data_flags(cmd, a->data);
   a->o_epochs = cmd->add_option("--epochs", a->epochs, "training epochs")->check(CLI::Range(1, 100000));
   a->o_batch = cmd->add_option("--batch-size", a->batch_size, "images per batch")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   a->o_optimizer = cmd->add_option("--optimizer", a->optimizer, "sgd | adam | adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
@@ -175,12 +150,6 @@ void add_train_command(CLI::App& app) {
   a->o_normalize = cmd->add_option("--normalize", a->normalize, "scale (pixels/255) | standardize (mean 0.1307, std 0.3081) | MEAN,STD");
   cmd->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
-  cmd->add_option("--val-split", a->val_split, "fraction of the training images held out for validation "
-                                               "(0: validate on the test set, as the seeds do)")
-      ->check(finite_number())->check(CLI::Range(0.0, 0.9));
-  cmd->add_flag("--no-val", a->no_val, "no validation after each epoch");
-  cmd->add_option("--limit", a->limit, "train on a seeded random subset of this many training images")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->add_option("--out", a->run.out, "model file to write (default models/PRESET.safetensors)");
   add_run_flags(cmd, a->run);
   cmd->callback([a] { run_train(*a); });

@@ -12,5 +12,6 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_finetune_command(CLI::App& app);
 
 }  // namespace mnistcnn::cli

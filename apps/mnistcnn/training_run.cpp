@@ -123,6 +123,49 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_flag("--quiet,-q", f.quiet, "no progress output");
 }
 
+void add_data_flags(CLI::App* cmd, DataFlags& f) {
+  cmd->add_option("--data", f.dir, "directory with the four IDX files (raw or .gz)")->capture_default_str();
+  cmd->add_option("--val-split", f.val_split, "fraction of the training images held out for validation "
+                                              "(0: validate on the test set, as the seeds do)")
+      ->check(finite_number())->check(CLI::Range(0.0, 0.9));
+  cmd->add_flag("--no-val", f.no_val, "no validation after each epoch");
+  cmd->add_option("--limit", f.limit, "train on a seeded random subset of this many training images")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+}
+
+PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
+                          bool quiet) {
+  PreparedData d;
+  d.train_set = std::make_unique<data::Dataset>(load_split(f.dir, data::Split::Train, quiet));
+  std::vector<int64_t> pool;
+  if (f.limit > 0) {
+    const int64_t n = std::min(f.limit, d.train_set->size());
+    pool = data::permutation(d.train_set->size(), seed, 0x11A17);
+    pool.resize(static_cast<size_t>(n));
+  }
+  auto [train_idx, val_idx] = data::split_indices(
+      pool.empty() ? d.train_set->size() : static_cast<int64_t>(pool.size()), f.val_split, seed);
+  if (!pool.empty()) {
+    for (auto& i : train_idx) i = pool[static_cast<size_t>(i)];
+    for (auto& i : val_idx) i = pool[static_cast<size_t>(i)];
+  }
+  d.test_set = std::make_unique<data::Dataset>(load_split(f.dir, data::Split::Test, quiet));
+  d.train = std::make_unique<data::Loader>(*d.train_set, train_idx, batch_size, true, seed, norm);
+  const int64_t eval_batch = 256;
+  d.test = std::make_unique<data::Loader>(*d.test_set, std::vector<int64_t>{}, eval_batch, false, seed, norm);
+  d.val_name = "none";
+  if (!f.no_val) {
+    if (!val_idx.empty()) {
+      d.val = std::make_unique<data::Loader>(*d.train_set, val_idx, eval_batch, false, seed, norm);
+      d.val_name = "held-out " + human_count(static_cast<int64_t>(val_idx.size())) + " training images";
+    } else {
+      d.val = std::make_unique<data::Loader>(*d.test_set, std::vector<int64_t>{}, eval_batch, false, seed, norm);
+      d.val_name = "the test set (as the seed recipes do; use --val-split to hold out training data)";
+    }
+  }
+  return d;
+}
+
 train::Checkpoint load_resume(const std::string& path, std::string& resolved) {
   resolved = path;
   if (std::filesystem::is_directory(path)) {

@@ -46,6 +46,25 @@ struct TrainingJob {
   nlohmann::json recipe;                    // for --json
 };
 
+// Training, validation and test loaders over a data directory, as train and finetune
+// both set them up: --limit (a seeded subset), --val-split (held out from training;
+// 0 validates on the test set, as the seed recipes do), --no-val.
+struct DataFlags {
+  std::string dir = "data/mnist";
+  int64_t limit = 0;
+  double val_split = 0;
+  bool no_val = false;
+};
+void add_data_flags(CLI::App* cmd, DataFlags& f);
+
+struct PreparedData {
+  std::unique_ptr<data::Dataset> train_set, test_set, extra_set;
+  std::unique_ptr<data::Loader> train, val, test;
+  std::string val_name;  // for the log
+};
+PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
+                          bool quiet);
+
 // The checkpoint a --resume PATH names: the file, or the newest loadable one in a directory.
 train::Checkpoint load_resume(const std::string& path, std::string& resolved);
 // Refuses a checkpoint of another architecture, other data or another recipe (naming the
