@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 namespace mnistcnn {
 namespace {
@@ -99,6 +100,41 @@ TEST(Optimizers, StateIsKeyedByParameterName) {
   EXPECT_TRUE(adam.state().count("w/exp_avg"));
   EXPECT_TRUE(adam.state().count("w/exp_avg_sq"));
   EXPECT_EQ(adam.steps(), 1);
+}
+
+TEST(Adam, ALateUnfrozenParameterStartsItsOwnBiasCorrection) {
+  // PyTorch keeps a step count per parameter: one trainable only from step 3 on gets the
+  // update of a fresh Adam, lr·g/(|g| + eps) ≈ lr, not one scaled by the global step.
+  auto a = scalar_param(1.0f, 0.5f);
+  auto b = scalar_param(1.0f, 0.5f);
+  b.name = "b";
+  b.trainable = false;
+  optim::Adam opt({&a, &b}, {.lr = 0.01});
+  opt.step();
+  opt.step();
+  EXPECT_EQ(b.value[0], 1.0f);
+  b.trainable = true;
+  opt.step();
+  EXPECT_NEAR(b.value[0], 1.0f - 0.01f, 1e-6);
+  EXPECT_EQ(opt.param_steps().at("w"), 3);
+  EXPECT_EQ(opt.param_steps().at("b"), 1);
+}
+
+TEST(Optimizer, LearningRateMultipliersScaleEachParametersStep) {
+  for (const bool adam : {false, true}) {
+    auto a = scalar_param(1.0f, 0.5f);
+    auto b = scalar_param(1.0f, 0.5f);
+    b.name = "b";
+    std::unique_ptr<optim::Optimizer> opt;
+    if (adam)
+      opt = std::make_unique<optim::Adam>(std::vector<nn::Param*>{&a, &b}, optim::AdamOptions{.lr = 0.01});
+    else
+      opt = std::make_unique<optim::Sgd>(std::vector<nn::Param*>{&a, &b}, optim::SgdOptions{.lr = 0.01});
+    opt->set_lr_multipliers({{"b", 0.1}});
+    opt->step();
+    EXPECT_NEAR(1.0f - b.value[0], 0.1f * (1.0f - a.value[0]), 1e-7) << (adam ? "adam" : "sgd");
+    EXPECT_GT(1.0f - a.value[0], 0.0f);
+  }
 }
 
 }  // namespace

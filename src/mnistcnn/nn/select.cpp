@@ -63,7 +63,7 @@ std::vector<size_t> select_layers(const Sequential& net, const std::string& text
     } else if (parse_index(part, a)) {
       if (a >= n) throw Error("layer selection '" + text + "': layer " + part + " does not exist (the network has " + std::to_string(n) + " layers, 0-" + std::to_string(n - 1) + ")");
       out.insert(a);
-    } else if (dash != std::string::npos && (dash == 0 || parse_index(part.substr(0, dash), a)) &&
+    } else if (part != "-" && dash != std::string::npos && (dash == 0 || parse_index(part.substr(0, dash), a)) &&
                (dash + 1 == part.size() || parse_index(part.substr(dash + 1), b))) {
       if (dash == 0) a = 0;
       if (dash + 1 == part.size()) b = n - 1;
