@@ -1,5 +1,6 @@
 #include "training_run.h"
 
+#include <algorithm>
 #include <csignal>
 #include <chrono>
 #include <ctime>
@@ -182,7 +183,10 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
                 "resume with the same --preset/--arch as the original run");
   static const std::map<std::string, std::string> hints = {
       {"data", "resume on the same training data (--data, --limit, --val-split, --classes, --per-class)"}};
-  for (const auto& [key, value] : run) {
+  // The data last: a different seed or split changes the data too, and names the cause better.
+  std::vector<std::pair<std::string, std::string>> ordered(run.begin(), run.end());
+  std::stable_partition(ordered.begin(), ordered.end(), [](const auto& kv) { return kv.first != "data"; });
+  for (const auto& [key, value] : ordered) {
     const bool free_key = key.rfind("free/", 0) == 0;
     const auto it = ck.run.find(key);
     const std::string before = it == ck.run.end() ? "(not recorded)" : it->second;

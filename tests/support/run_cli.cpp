@@ -29,6 +29,22 @@ std::string make_temp_dir(const std::string& tag) {
   return dir.string();
 }
 
+int spawn_cli(const std::string& args) {
+  const std::string cmd = "exec " + std::string(MNISTCNN_BINARY) + " " + args + " </dev/null >/dev/null 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return static_cast<int>(pid);
+}
+
+int wait_cli(int pid) {
+  int status = 0;
+  if (waitpid(static_cast<pid_t>(pid), &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 CliResult run_cli(const std::string& args) {
   const std::string dir = make_temp_dir("cli");
   const std::string out = dir + "/stdout", err = dir + "/stderr";

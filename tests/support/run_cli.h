@@ -12,6 +12,11 @@ struct CliResult {
 
 // `args` is appended to the program's path in a shell command line (quote as needed).
 CliResult run_cli(const std::string& args);
+// Starts the program in the background (stdout/stderr to /dev/null unless redirected in
+// `args`); returns its pid.
+int spawn_cli(const std::string& args);
+// Waits for a spawned program: its exit code, or 128 + signal when a signal ended it.
+int wait_cli(int pid);
 // A fresh empty directory under the system temp dir.
 std::string make_temp_dir(const std::string& tag);
 

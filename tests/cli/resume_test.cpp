@@ -1,0 +1,93 @@
+// Exact resume through the real program: a run continued from a mid-epoch checkpoint,
+// or from the checkpoint SIGTERM leaves, ends with the weights of the uninterrupted run;
+// checkpoints of other data or another architecture are refused.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/mnist_files.h"
+#include "support/run_cli.h"
+
+namespace mnistcnn {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_cli;
+
+std::string digest(const std::string& model) {
+  const auto r = run_cli("info --json " + model);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out).at("weights_sha256").get<std::string>() : "";
+}
+
+std::string lenet_run(const std::string& dir, int limit = 1000, int seed = 4) {
+  return "train --preset lenet --data " + testing::mnist_dir() + " --limit " + std::to_string(limit) +
+         " --batch-size 50 --epochs 2 --val-split 0.1 --seed " + std::to_string(seed) +
+         " --threads 2 -q --checkpoint-dir " + dir;
+}
+
+TEST(Resume, FromAMidEpochCheckpointGivesTheUninterruptedWeights) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("resume_cli");
+  const auto full = run_cli(lenet_run(dir + "/a") + " --checkpoint-every 7 --keep-last 0 --out " + dir + "/full.safetensors");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  // 900 training images in batches of 50: 18 steps per epoch; step 7 is inside epoch 1.
+  const std::string mid = dir + "/a/ckpt-e0000-s00000007.safetensors";
+  ASSERT_TRUE(fs::exists(mid));
+  ASSERT_TRUE(fs::exists(dir + "/a/ckpt-e0001-s00000018.safetensors"));
+  ASSERT_TRUE(fs::exists(dir + "/a/best.safetensors"));
+  const auto resumed = run_cli(lenet_run(dir + "/b") + " --resume " + mid + " --out " + dir + "/resumed.safetensors");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(digest(dir + "/full.safetensors"), digest(dir + "/resumed.safetensors"));
+  // A checkpoint is a model file too.
+  EXPECT_EQ(run_cli("eval --model " + mid + " --data " + testing::mnist_dir()).exit_code, 0);
+
+  const auto other_data = run_cli(lenet_run(dir + "/c", 999) + " --resume " + mid + " --out " + dir + "/x.safetensors");
+  EXPECT_EQ(other_data.exit_code, 1);
+  EXPECT_NE(other_data.err.find("data"), std::string::npos) << other_data.err;
+  const auto other_arch = run_cli("train --preset keras-mnist --data " + testing::mnist_dir() + " --limit 1000 --resume " +
+                                  mid + " --out " + dir + "/x.safetensors");
+  EXPECT_EQ(other_arch.exit_code, 1);
+  EXPECT_NE(other_arch.err.find("another architecture"), std::string::npos) << other_arch.err;
+  const auto other_seed = run_cli(lenet_run(dir + "/c", 1000, 5) + " --resume " + mid + " --out " + dir + "/x.safetensors");
+  EXPECT_EQ(other_seed.exit_code, 1);
+  EXPECT_NE(other_seed.err.find("seed"), std::string::npos) << other_seed.err;
+  EXPECT_FALSE(fs::exists(dir + "/x.safetensors"));
+  const auto finished = run_cli(lenet_run(dir + "/c") + " --resume " + dir + "/a --out " + dir + "/x.safetensors");
+  EXPECT_EQ(finished.exit_code, 1);
+  EXPECT_NE(finished.err.find("--epochs"), std::string::npos) << finished.err;
+  fs::remove_all(dir);
+}
+
+TEST(Resume, SigtermWritesACheckpointAndTheResumedRunMatches) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("sigterm");
+  const std::string run = "train --preset lenet --data " + testing::mnist_dir() +
+                          " --limit 4000 --epochs 2 --no-val --seed 2 --threads 2 -q --checkpoint-every 25";
+  const auto full = run_cli(run + " --out " + dir + "/full.safetensors");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+
+  const int pid = testing::spawn_cli(run + " --checkpoint-dir " + dir + "/ck --out " + dir + "/stopped.safetensors");
+  // Stop it once its first checkpoint (step 25 of 250) is there.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir + "/ck/ckpt-e0000-s00000025.safetensors") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGTERM);
+  const int code = testing::wait_cli(pid);
+  if (code == 0) GTEST_SKIP() << "training finished before SIGTERM arrived";
+  EXPECT_EQ(code, 128 + SIGTERM);
+  EXPECT_FALSE(fs::exists(dir + "/stopped.safetensors"));
+  const auto resumed = run_cli(run + " --checkpoint-dir " + dir + "/ck --resume " + dir + "/ck --out " + dir + "/resumed.safetensors");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(digest(dir + "/full.safetensors"), digest(dir + "/resumed.safetensors"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mnistcnn
