@@ -224,7 +224,10 @@ void fetch_dataset(const std::string& name, const std::string& dir_str, const Fe
     } catch (const fs::filesystem_error& e) {
       problem = what + ": " + e.what();
     }
-    if (!problem.empty()) tried.push_back(problem);
+    if (!problem.empty()) {
+      say(o, "  " + problem);
+      tried.push_back(problem);
+    }
     if (!need.empty()) return false;
     say(o, "all " + std::to_string(ds.files.size()) + " files of " + name + " verified in " + dir_str);
     return true;

@@ -106,7 +106,9 @@ std::vector<ClassFiles> scan(const fs::path& root, const ImageFolderOptions& o, 
     if (ec) throw Error(folder.string() + ": cannot list the folder: " + ec.message());
     if (c.files.empty())
       throw Error(folder.string() + ": class folder without a .png file" +
-                      (c.others ? " (" + std::to_string(c.others) + " other files there; only PNG is read)" : ""),
+                      (c.others ? " (" + std::to_string(c.others) + (c.others == 1 ? " other file" : " other files") +
+                                     " there; only PNG is read)"
+                               : ""),
                   "put the class's PNGs there or remove the folder");
     std::sort(c.files.begin(), c.files.end());
     ignored += c.others;
