@@ -55,7 +55,7 @@ void add_data_options(CLI::App* cmd, DataArgs& a) {
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             try {
-              data::parse_class_list(text);
+              data::parse_class_list(text, "");  // CLI11 names the flag itself
               return {};
             } catch (const Error& e) {
               return e.what();
@@ -112,10 +112,13 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
       std::string list;
       for (size_t i = 0; i < folder.skipped.size() && i < 5; ++i) list += "\n  " + folder.skipped[i].reason;
       if (folder.skipped.size() > 5) list += "\n  ...";
-      out.notes.push_back("skipped " + std::to_string(folder.skipped.size()) + " unreadable or blank images:" + list);
+      out.notes.push_back("skipped " + std::to_string(folder.skipped.size()) +
+                          (folder.skipped.size() == 1 ? " unreadable or blank image:" : " unreadable or blank images:") +
+                          list);
     }
     if (folder.ignored > 0)
-      out.notes.push_back("ignored " + std::to_string(folder.ignored) + " files that are not .png in " + a.data);
+      out.notes.push_back("ignored " + std::to_string(folder.ignored) + (folder.ignored == 1 ? " file" : " files") +
+                          " in " + a.data + ": not .png, or not a regular file");
     std::vector<int64_t> train_idx, test_idx;
     if (a.test_split >= 1.0) {
       for (int64_t i = 0; i < folder.data.size(); ++i) test_idx.push_back(i);
@@ -152,8 +155,9 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
       keep_files(out.train, out.train_files);
       out.train = select(a, out.train);
     }
-    what.push_back("classes " + a.classes + " (" + std::to_string(out.test.num_classes) + " of " +
-                   std::to_string(all_classes) + ", numbered 0-" + std::to_string(out.test.num_classes - 1) + ")");
+    const int k = out.test.num_classes;
+    what.push_back("classes " + a.classes + " (" + std::to_string(k) + " of " + std::to_string(all_classes) +
+                   ", numbered " + (k == 1 ? "0" : "0-" + std::to_string(k - 1)) + ")");
   }
   if (a.per_class > 0) {
     if (!want_train) {
@@ -189,8 +193,8 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
   if (want_train && out.train.size() == 0)
     throw Error("--data " + a.data + ": no training images" + (a.classes.empty() ? "" : " in classes " + a.classes));
   std::string sizes = (want_train ? "train " + human_count(out.train.size()) + " images, " : std::string()) + "test " +
-                      human_count(out.test.size()) + "; " + std::to_string(out.class_names.size()) + " classes: " +
-                      join_names(out.class_names);
+                      human_count(out.test.size()) + "; " + std::to_string(out.class_names.size()) +
+                      (out.class_names.size() == 1 ? " class: " : " classes: ") + join_names(out.class_names);
   what.push_back(sizes);
   for (const auto& w : what) out.description += (out.description.empty() ? "" : "; ") + w;
   return out;

@@ -2,6 +2,7 @@
 // program: a message naming the file or flag and the problem on stderr, a non-zero exit,
 // nothing on stdout, no output file left behind.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -226,7 +227,7 @@ TEST_F(BadInput, ImageFoldersAndDataSelection) {
   expect_refused("data inspect --data " + bad, {1, {bad + "/1/white.png", "blank"}});
   const auto skipped = run_cli("data inspect --data " + bad + " --skip-bad --test-split 1");
   EXPECT_EQ(skipped.exit_code, 0) << skipped.err;
-  EXPECT_NE(skipped.err.find("skipped 1 unreadable or blank images"), std::string::npos) << skipped.err;
+  EXPECT_NE(skipped.err.find("skipped 1 unreadable or blank image:"), std::string::npos) << skipped.err;
   // A class folder without PNGs.
   fs::remove(bad + "/1/white.png");
   write_bytes(bad + "/1/a.png.txt", {'x'});
@@ -237,6 +238,18 @@ TEST_F(BadInput, ImageFoldersAndDataSelection) {
   fs::remove_all(bad + "/1");
   digit(bad + "/1/a.png");
   expect_refused("data inspect --data " + bad + " --classes 0,12", {1, {"--classes 0,12", "class 12 not in the data"}});
+  // A folder name that is not printable UTF-8; too many classes, refused while listing.
+  digit(bad + "/caf\xe9/a.png");
+  expect_refused("data inspect --data " + bad, {1, {"caf", "not printable UTF-8"}});
+  fs::remove_all(bad + "/caf\xe9");
+  const std::string many = dir_ + "/many";
+  for (int c = 0; c < 257; ++c) fs::create_directories(many + "/" + std::to_string(c));
+  expect_refused("data inspect --data " + many, {1, {many, "more than 256 class folders"}});
+  // A FIFO named like a PNG is never opened (reading it would block).
+  ASSERT_EQ(::mkfifo((bad + "/1/pipe.png").c_str(), 0600), 0);
+  const auto fifo = run_cli("data inspect --data " + bad + " --test-split 1");
+  EXPECT_EQ(fifo.exit_code, 0) << fifo.err;
+  EXPECT_NE(fifo.err.find("ignored 1 file in " + bad + ": not .png, or not a regular file"), std::string::npos) << fifo.err;
   // Image-folder options on IDX data.
   const std::string idx = idx_dir("idx", idx_images(2, 28, 28, 2 * 784), idx_labels(2));
   expect_refused("data inspect --data " + idx + " --test-split 0.5", {1, {"--test-split", "image folders"}});

@@ -46,7 +46,7 @@ void check_consistent(const Dataset& ds) {
 }  // namespace
 
 std::vector<int> parse_class_list(const std::string& text, const std::string& flag) {
-  const std::string where = flag + " '" + text + "'";
+  const std::string where = (flag.empty() ? "'" : flag + " '") + text + "'";
   const std::string hint = "give class numbers and ranges, e.g. 0-4 or 5,7,9 or 0-2,7";
   auto number = [&](std::string s) {
     const auto b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");

@@ -12,8 +12,9 @@
 
 namespace mnistcnn::data {
 
-// "0-4", "5,7,9", "0-2,7" -> sorted unique numbers in [0, 65535]. `flag` names the text in
-// errors (empty text, a backwards range, anything but digits, commas and dashes).
+// "0-4", "5,7,9", "0-2,7" -> sorted unique numbers in [0, 65535]. `flag` (may be empty)
+// names the text in errors (empty text, a backwards range, anything but digits, commas,
+// dashes and blanks).
 std::vector<int> parse_class_list(const std::string& text, const std::string& flag = "--classes");
 
 // Turns numbers from parse_class_list into class indices of ds. When every class name is
