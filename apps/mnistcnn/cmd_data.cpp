@@ -13,6 +13,7 @@
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/fetch.h"
 #include "mnistcnn/data/subset.h"
+#include "mnistcnn/io/model_file.h"
 
 namespace mnistcnn::cli {
 
@@ -27,6 +28,7 @@ struct FetchArgs {
 
 struct InspectArgs {
   DataArgs data;
+  std::string model;  // align the data to this model's classes, as eval does
   uint64_t seed = 1;
   bool as_json = false;
 };
@@ -72,7 +74,12 @@ void run_verify(const FetchArgs& a) {
 
 void run_inspect(const InspectArgs& a) {
   const auto parts = a.data.test_split >= 1.0 ? DataParts::TestOnly : DataParts::TrainAndTest;
-  const LoadedData d = load_data(a.data, a.seed, parts);
+  std::vector<std::string> model_classes;
+  if (!a.model.empty()) {
+    const io::LoadedModel m = io::load_model(a.model);
+    model_classes = io::class_names(m.info, m.net.shapes(1)[m.net.logits_end() - 1][1]);
+  }
+  const LoadedData d = load_data(a.data, a.seed, parts, a.model.empty() ? nullptr : &model_classes);
   const bool has_train = parts == DataParts::TrainAndTest;
   const auto train_counts = has_train ? data::class_counts(d.train) : std::vector<int64_t>(d.class_names.size(), 0);
   const auto test_counts = data::class_counts(d.test);
@@ -80,7 +87,8 @@ void run_inspect(const InspectArgs& a) {
   if (a.as_json) {
     nlohmann::json classes = nlohmann::json::array();
     for (size_t k = 0; k < d.class_names.size(); ++k)
-      classes.push_back({{"label", k}, {"name", d.class_names[k]}, {"train", train_counts[k]}, {"test", test_counts[k]}});
+      classes.push_back(
+          {{"label", k}, {"name", d.class_names[k]}, {"train", train_counts[k]}, {"test", test_counts[k]}});
     nlohmann::json j = {{"data", a.data.data}, {"kind", d.kind == DataKind::Idx ? "idx" : "image-folder"},
                         {"description", d.description}, {"classes", classes},
                         {"train_count", has_train ? nlohmann::json(d.train.size()) : nlohmann::json()},
@@ -135,6 +143,8 @@ void add_data_command(CLI::App& app) {
   auto* inspect = data->add_subcommand(
       "inspect", "Show what --data, --classes and --per-class select (as train and eval see it): classes and counts");
   add_data_options(inspect, inspect_args->data);
+  inspect->add_option("--model", inspect_args->model,
+                      "relabel the data by name to this model's classes (what evaluating that model sees)");
   inspect->add_option("--seed", inspect_args->seed, "seed of --per-class (as train's --seed)")->capture_default_str();
   inspect->add_flag("--json", inspect_args->as_json, "print one JSON object on stdout");
   inspect->callback([inspect_args] { run_inspect(*inspect_args); });

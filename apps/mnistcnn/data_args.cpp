@@ -35,13 +35,71 @@ std::string join_names(const std::vector<std::string>& names, size_t max = 12) {
   return out;
 }
 
-// Applies --classes to one set; errors name the flag.
-data::Dataset select(const DataArgs& a, const data::Dataset& ds) {
+// Applies --classes to one set and its files (when it has them); errors name the flag.
+void select(const DataArgs& a, data::Dataset& ds, std::vector<std::string>& files) {
+  std::vector<int> idx;
   try {
-    return data::select_classes(ds, data::resolve_classes(ds, data::parse_class_list(a.classes)));
+    idx = data::resolve_classes(ds, data::parse_class_list(a.classes));
   } catch (const Error& e) {
     throw Error("--classes " + a.classes + ": " + std::string(e.what()));
   }
+  if (!files.empty()) {  // select_classes keeps the order, so the files follow by label
+    std::vector<std::string> kept;
+    for (size_t i = 0; i < files.size(); ++i)
+      if (std::find(idx.begin(), idx.end(), ds.labels[i]) != idx.end()) kept.push_back(files[i]);
+    files = std::move(kept);
+  }
+  ds = data::select_classes(ds, idx);
+}
+
+// The train/test split of an IDX directory; known datasets get their class names.
+void load_idx(const DataArgs& a, bool want_train, LoadedData& out, std::vector<std::string>& what) {
+  for (auto* o : {a.test_split_option, a.split_seed_option, a.skip_bad_option})
+    if (o && o->count()) throw Error(o->get_name() + " applies to image folders; " + a.data + " is an IDX directory");
+  if (want_train) out.train = data::load_idx_split(a.data, data::Split::Train);
+  out.test = data::load_idx_split(a.data, data::Split::Test);
+  const data::KnownDataset* known = data::identify_by_labels(out.test.labels);
+  if (known && !known->class_names.empty()) out.train.class_names = out.test.class_names = known->class_names;
+  what.push_back(a.data + " (IDX" + (known ? ", " + known->name : "") + ")");
+}
+
+// An image folder, its test part held out per class (--test-split, --split-seed).
+void load_folder(const DataArgs& a, bool want_train, LoadedData& out, std::vector<std::string>& what) {
+  if (want_train && a.test_split >= 1.0)
+    throw Error("--test-split 1 leaves no training images in " + a.data, "hold out less, e.g. --test-split 0.2");
+  data::ImageFolder folder = data::load_image_folder(
+      a.data, {.decode = [](const std::string& p) { return io::read_png_gray(p); }, .skip_bad = a.skip_bad});
+  if (!folder.skipped.empty()) {
+    std::string list;
+    for (size_t i = 0; i < folder.skipped.size() && i < 5; ++i) list += "\n  " + folder.skipped[i].reason;
+    if (folder.skipped.size() > 5) list += "\n  ...";
+    out.notes.push_back("skipped " + std::to_string(folder.skipped.size()) +
+                        (folder.skipped.size() == 1 ? " unreadable or blank image:" : " unreadable or blank images:") +
+                        list);
+  }
+  if (folder.ignored > 0)
+    out.notes.push_back("ignored " + std::to_string(folder.ignored) + (folder.ignored == 1 ? " file" : " files") +
+                        " in " + a.data + ": not .png, or not a regular file");
+  std::vector<int64_t> train_idx, test_idx;
+  if (a.test_split >= 1.0) {
+    for (int64_t i = 0; i < folder.data.size(); ++i) test_idx.push_back(i);
+  } else {
+    std::tie(train_idx, test_idx) = data::stratified_split(folder.data, a.test_split, a.split_seed);
+  }
+  auto files_of = [&](const std::vector<int64_t>& idx) {
+    std::vector<std::string> f;
+    for (int64_t i : idx) f.push_back(folder.files[static_cast<size_t>(i)]);
+    return f;
+  };
+  if (want_train) {
+    out.train = data::take(folder.data, train_idx);
+    out.train_files = files_of(train_idx);
+  }
+  out.test = data::take(folder.data, test_idx);
+  out.test_files = files_of(test_idx);
+  what.push_back(a.data + " (image folder of " + human_count(folder.data.size()) + " PNGs; test = " +
+                 (a.test_split >= 1.0 ? std::string("all of it") : percent(a.test_split, 0) + " of each class") +
+                 ", split seed " + std::to_string(a.split_seed) + ")");
 }
 
 }  // namespace
@@ -72,7 +130,8 @@ void add_data_options(CLI::App* cmd, DataArgs& a) {
           ->check(CLI::Range(0.01, 1.0))
           ->capture_default_str();
   a.split_seed_option =
-      cmd->add_option("--split-seed", a.split_seed, "image folders: seed of the train/test split")->capture_default_str();
+      cmd->add_option("--split-seed", a.split_seed, "image folders: seed of the train/test split")
+          ->capture_default_str();
   a.skip_bad_option = cmd->add_flag("--skip-bad", a.skip_bad, "image folders: skip unreadable or blank PNGs (listed)");
 }
 
@@ -95,66 +154,14 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
   LoadedData out;
   out.kind = detect_data_kind(a.data);
   std::vector<std::string> what;  // pieces of the description
-  if (out.kind == DataKind::Idx) {
-    for (auto* o : {a.test_split_option, a.split_seed_option, a.skip_bad_option})
-      if (o && o->count()) throw Error(o->get_name() + " applies to image folders; " + a.data + " is an IDX directory");
-    if (want_train) out.train = data::load_idx_split(a.data, data::Split::Train);
-    out.test = data::load_idx_split(a.data, data::Split::Test);
-    const data::KnownDataset* known = data::identify_by_labels(out.test.labels);
-    if (known && !known->class_names.empty()) out.train.class_names = out.test.class_names = known->class_names;
-    what.push_back(a.data + " (IDX" + (known ? ", " + known->name : "") + ")");
-  } else {
-    if (want_train && a.test_split >= 1.0)
-      throw Error("--test-split 1 leaves no training images in " + a.data, "hold out less, e.g. --test-split 0.2");
-    data::ImageFolder folder = data::load_image_folder(
-        a.data, {.decode = [](const std::string& p) { return io::read_png_gray(p); }, .skip_bad = a.skip_bad});
-    if (!folder.skipped.empty()) {
-      std::string list;
-      for (size_t i = 0; i < folder.skipped.size() && i < 5; ++i) list += "\n  " + folder.skipped[i].reason;
-      if (folder.skipped.size() > 5) list += "\n  ...";
-      out.notes.push_back("skipped " + std::to_string(folder.skipped.size()) +
-                          (folder.skipped.size() == 1 ? " unreadable or blank image:" : " unreadable or blank images:") +
-                          list);
-    }
-    if (folder.ignored > 0)
-      out.notes.push_back("ignored " + std::to_string(folder.ignored) + (folder.ignored == 1 ? " file" : " files") +
-                          " in " + a.data + ": not .png, or not a regular file");
-    std::vector<int64_t> train_idx, test_idx;
-    if (a.test_split >= 1.0) {
-      for (int64_t i = 0; i < folder.data.size(); ++i) test_idx.push_back(i);
-    } else {
-      std::tie(train_idx, test_idx) = data::stratified_split(folder.data, a.test_split, a.split_seed);
-    }
-    auto files_of = [&](const std::vector<int64_t>& idx) {
-      std::vector<std::string> f;
-      for (int64_t i : idx) f.push_back(folder.files[static_cast<size_t>(i)]);
-      return f;
-    };
-    if (want_train) out.train = data::take(folder.data, train_idx);
-    out.test = data::take(folder.data, test_idx);
-    out.train_files = want_train ? files_of(train_idx) : std::vector<std::string>{};
-    out.test_files = files_of(test_idx);
-    what.push_back(a.data + " (image folder of " + human_count(folder.data.size()) + " PNGs; test = " +
-                   (a.test_split >= 1.0 ? std::string("all of it") : percent(a.test_split, 0) + " of each class") +
-                   ", split seed " + std::to_string(a.split_seed) + ")");
-  }
+  if (out.kind == DataKind::Idx)
+    load_idx(a, want_train, out, what);
+  else
+    load_folder(a, want_train, out, what);
   const int all_classes = out.test.num_classes;
   if (!a.classes.empty()) {
-    // Files follow their images: select_classes keeps the order, so filter by label.
-    auto keep_files = [&](const data::Dataset& ds, std::vector<std::string>& files) {
-      if (files.empty()) return;
-      const auto idx = data::resolve_classes(ds, data::parse_class_list(a.classes));
-      std::vector<std::string> kept;
-      for (size_t i = 0; i < files.size(); ++i)
-        if (std::find(idx.begin(), idx.end(), ds.labels[i]) != idx.end()) kept.push_back(files[i]);
-      files = kept;
-    };
-    keep_files(out.test, out.test_files);
-    out.test = select(a, out.test);
-    if (want_train) {
-      keep_files(out.train, out.train_files);
-      out.train = select(a, out.train);
-    }
+    select(a, out.test, out.test_files);
+    if (want_train) select(a, out.train, out.train_files);
     const int k = out.test.num_classes;
     what.push_back("classes " + a.classes + " (" + std::to_string(k) + " of " + std::to_string(all_classes) +
                    ", numbered " + (k == 1 ? "0" : "0-" + std::to_string(k - 1)) + ")");

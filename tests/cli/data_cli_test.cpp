@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mnistcnn/io/png.h"
+#include "mnistcnn/io/safetensors.h"
 #include "support/mnist_files.h"
 #include "support/run_cli.h"
 
@@ -105,6 +106,27 @@ TEST_F(DataCli, InspectImageFolder) {
   EXPECT_NE(r.out.find("image folder of 18 PNGs"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("train fingerprint"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("--per-class 5: class 3 has only 4 training images; all kept"), std::string::npos) << r.err;
+}
+
+TEST_F(DataCli, InspectAlignsAFolderToAModelsClasses) {
+  // A ten-digit model and a folder of corrections for two of its digits.
+  const std::string model = dir_ + "/digits.safetensors";
+  Tensor w({10, 784}), b({10});
+  io::write_safetensors(model, {{"1.weight", &w}, {"1.bias", &b}}, {{"arch", "flatten dense(10)"}});
+  const std::string root = image_folder({"3", "7"});
+  auto r = run_cli("data inspect --data " + root + " --test-split 1 --model " + model + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["classes"].size(), 10u);
+  EXPECT_EQ(j["classes"][3]["test"], 5);  // folder "3" is the model's class 3
+  EXPECT_EQ(j["classes"][7]["test"], 6);
+  EXPECT_EQ(j["classes"][0]["test"], 0);
+  // A folder the model has no class for is named, with the way out.
+  fs::rename(root + "/7", root + "/seven");
+  r = run_cli("data inspect --data " + root + " --test-split 1 --model " + model);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("has class seven that the model does not know"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--classes"), std::string::npos) << r.err;
 }
 
 }  // namespace

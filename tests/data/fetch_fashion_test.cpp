@@ -56,7 +56,8 @@ class FashionFetch : public ::testing::Test {
     return out;
   }
   void expect_all_verified() const {
-    for (const auto& c : verify_dataset("fashion-mnist", dir_.string())) EXPECT_TRUE(c.ok()) << c.name << ": " << c.problem;
+    for (const auto& c : verify_dataset("fashion-mnist", dir_.string()))
+      EXPECT_TRUE(c.ok()) << c.name << ": " << c.problem;
   }
   // A stand-in apt-get: checks its arguments, then builds a real .deb (uncompressed, so it
   // is quick) holding the real files named, where Debian puts them; a pair {from, as}

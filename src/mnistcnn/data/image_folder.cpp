@@ -18,7 +18,7 @@ bool hidden(const fs::path& p) { return p.filename().string().starts_with("."); 
 
 bool is_png_name(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return ext == ".png";
 }
 
@@ -73,7 +73,8 @@ std::vector<ClassFiles> scan(const fs::path& root, const ImageFolderOptions& o, 
   if (classes.empty())
     throw Error(root.string() + ": no class folders; an image folder holds one subfolder of PNGs per class",
                 "lay it out as " + root.string() + "/<class>/<image>.png");
-  const bool numeric = std::all_of(classes.begin(), classes.end(), [](const ClassFiles& c) { return is_integer(c.name); });
+  const bool numeric =
+      std::all_of(classes.begin(), classes.end(), [](const ClassFiles& c) { return is_integer(c.name); });
   std::sort(classes.begin(), classes.end(), [&](const ClassFiles& a, const ClassFiles& b) {
     if (numeric && std::stoi(a.name) != std::stoi(b.name)) return std::stoi(a.name) < std::stoi(b.name);
     return a.name < b.name;
@@ -150,7 +151,8 @@ ImageFolder load_image_folder(const std::string& dir, const ImageFolderOptions& 
         problem = problem_of(e, path);
       }
       if (!problem.empty()) {
-        if (!o.skip_bad) throw Error(problem, "fix or remove the file, or skip unreadable and blank images (--skip-bad)");
+        if (!o.skip_bad)
+          throw Error(problem, "fix or remove the file, or skip unreadable and blank images (--skip-bad)");
         out.skipped.push_back({path, problem});
         continue;
       }

@@ -80,7 +80,8 @@ std::vector<int> parse_class_list(const std::string& text, const std::string& fl
 
 std::vector<int> resolve_classes(const Dataset& ds, const std::vector<int>& numbers) {
   const auto names = effective_class_names(ds);
-  const bool by_name = std::all_of(names.begin(), names.end(), [](const std::string& n) { return integer_name(n) >= 0; });
+  const bool by_name =
+      std::all_of(names.begin(), names.end(), [](const std::string& n) { return integer_name(n) >= 0; });
   std::vector<int> out, unknown;
   for (int v : numbers) {
     int index = -1;
