@@ -2,6 +2,7 @@
 // program: a message naming the file or flag and the problem on stderr, a non-zero exit,
 // nothing on stdout, no output file left behind.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -202,6 +203,56 @@ TEST_F(BadInput, PngImages) {
   const auto r = run_cli("predict --model " + m + " " + dir_ + "/white.png");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("blank"), std::string::npos) << r.out;
+}
+
+TEST_F(BadInput, ImageFoldersAndDataSelection) {
+  auto digit = [&](const std::string& path) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::vector<uint8_t> px(30 * 30, 0);
+    for (int y = 5; y < 25; ++y) px[static_cast<size_t>(y * 30 + 14)] = 255;
+    io::write_png_gray(path, 30, 30, px.data());
+  };
+  // Neither IDX files nor class folders.
+  fs::create_directories(dir_ + "/empty");
+  expect_refused("data inspect --data " + dir_ + "/empty", {1, {dir_ + "/empty", "neither an IDX directory"}});
+  // A PNG that is not one; a blank one.
+  const std::string bad = dir_ + "/bad";
+  digit(bad + "/0/a.png");
+  digit(bad + "/1/a.png");
+  write_bytes(bad + "/1/b.png", {'h', 'e', 'l', 'l', 'o'});
+  expect_refused("data inspect --data " + bad, {1, {bad + "/1/b.png", "not a readable PNG", "--skip-bad"}});
+  fs::remove(bad + "/1/b.png");
+  std::vector<uint8_t> white(20 * 20, 255);
+  io::write_png_gray(bad + "/1/white.png", 20, 20, white.data());
+  expect_refused("data inspect --data " + bad, {1, {bad + "/1/white.png", "blank"}});
+  const auto skipped = run_cli("data inspect --data " + bad + " --skip-bad --test-split 1");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.err;
+  EXPECT_NE(skipped.err.find("skipped 1 unreadable or blank image:"), std::string::npos) << skipped.err;
+  // A class folder without PNGs.
+  fs::remove(bad + "/1/white.png");
+  write_bytes(bad + "/1/a.png.txt", {'x'});
+  fs::remove(bad + "/1/a.png");
+  expect_refused("data inspect --data " + bad, {1, {bad + "/1", "without a .png file"}});
+  // --classes: bad text is a usage error; classes the data lacks are named.
+  expect_refused("data inspect --data " + bad + " --classes 3-1", {2, {"--classes", "backwards"}});
+  fs::remove_all(bad + "/1");
+  digit(bad + "/1/a.png");
+  expect_refused("data inspect --data " + bad + " --classes 0,12", {1, {"--classes 0,12", "class 12 not in the data"}});
+  // A folder name that is not printable UTF-8; too many classes, refused while listing.
+  digit(bad + "/caf\xe9/a.png");
+  expect_refused("data inspect --data " + bad, {1, {"caf", "not printable UTF-8"}});
+  fs::remove_all(bad + "/caf\xe9");
+  const std::string many = dir_ + "/many";
+  for (int c = 0; c < 257; ++c) fs::create_directories(many + "/" + std::to_string(c));
+  expect_refused("data inspect --data " + many, {1, {many, "more than 256 class folders"}});
+  // A FIFO named like a PNG is never opened (reading it would block).
+  ASSERT_EQ(::mkfifo((bad + "/1/pipe.png").c_str(), 0600), 0);
+  const auto fifo = run_cli("data inspect --data " + bad + " --test-split 1");
+  EXPECT_EQ(fifo.exit_code, 0) << fifo.err;
+  EXPECT_NE(fifo.err.find("ignored 1 file in " + bad + ": not .png, or not a regular file"), std::string::npos) << fifo.err;
+  // Image-folder options on IDX data.
+  const std::string idx = idx_dir("idx", idx_images(2, 28, 28, 2 * 784), idx_labels(2));
+  expect_refused("data inspect --data " + idx + " --test-split 0.5", {1, {"--test-split", "image folders"}});
 }
 
 TEST_F(BadInput, CommandLineFlags) {

@@ -26,6 +26,18 @@ std::string find_file(const std::string& dir, const std::string& canonical, std:
 
 }  // namespace
 
+std::vector<std::string> effective_class_names(const Dataset& ds) {
+  if (!ds.class_names.empty()) {
+    if (static_cast<int>(ds.class_names.size()) != ds.num_classes)
+      throw Error("dataset " + ds.source + ": " + std::to_string(ds.class_names.size()) + " class names for " +
+                  std::to_string(ds.num_classes) + " classes");
+    return ds.class_names;
+  }
+  std::vector<std::string> names;
+  for (int k = 0; k < ds.num_classes; ++k) names.push_back(std::to_string(k));
+  return names;
+}
+
 std::string_view split_name(Split split) { return split == Split::Train ? "train" : "test"; }
 
 std::vector<std::string> idx_file_candidates(const std::string& canonical) {

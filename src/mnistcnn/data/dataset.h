@@ -16,9 +16,13 @@ struct Dataset {
   std::vector<uint8_t> images;  // size() * rows * cols, row-major, image after image
   std::vector<uint8_t> labels;  // size(), each in [0, num_classes)
   int num_classes = 10;
+  std::vector<std::string> class_names;  // label order; empty: "0".."num_classes-1"
   std::string source;  // where it came from: the images file and the labels file
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };
+
+// The class names in label order: ds.class_names, or "0".."num_classes-1" when empty.
+std::vector<std::string> effective_class_names(const Dataset& ds);
 
 enum class Split { Train, Test };
 std::string_view split_name(Split split);  // "train", "test"

