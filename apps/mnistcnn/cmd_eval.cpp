@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "data_args.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/trainer.h"
@@ -15,7 +16,8 @@ namespace mnistcnn::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, data_dir = "data/mnist";
+  std::string model;
+  DataArgs data;
   int threads = 0;
   int64_t batch_size = 256;
   bool as_json = false;
@@ -24,7 +26,13 @@ struct EvalArgs {
 void run_eval(const EvalArgs& a) {
   setup_threads(a.threads);
   io::LoadedModel m = io::load_model(a.model);
-  data::Dataset test = load_split(a.data_dir, data::Split::Test, a.as_json);
+  const auto classes = io::class_names(m.info, m.net.shapes(1).back()[1]);
+  const LoadedData d = load_data(a.data, 0, DataParts::TestOnly, &classes);
+  if (!a.as_json) {
+    note(d.description);
+    for (const auto& line : d.notes) note(line);
+  }
+  const data::Dataset& test = d.test;
   data::Loader loader(test, {}, a.batch_size, false, 0, m.info.normalization);
   const auto t0 = std::chrono::steady_clock::now();
   const train::EvalResult r = train::evaluate(m.net, loader);
@@ -46,7 +54,7 @@ void run_eval(const EvalArgs& a) {
     auto avg = [](const train::ClassMetrics& m_) {
       return nlohmann::json{{"precision", m_.precision}, {"recall", m_.recall}, {"f1", m_.f1}, {"support", m_.support}};
     };
-    nlohmann::json j = {{"model", a.model}, {"data", a.data_dir}, {"accuracy", r.accuracy()}, {"loss", r.loss},
+    nlohmann::json j = {{"model", a.model}, {"data", a.data.data}, {"accuracy", r.accuracy()}, {"loss", r.loss},
                         {"count", r.count()}, {"errors", r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)},
                         {"per_class", pc}, {"macro_avg", avg(cm.macro())}, {"weighted_avg", avg(cm.weighted())},
                         {"confusion", conf}, {"seconds", seconds},
@@ -54,7 +62,7 @@ void run_eval(const EvalArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model: %s\ndata:  %s (%s images)\n\n", a.model.c_str(), a.data_dir.c_str(), human_count(r.count()).c_str());
+  std::printf("model: %s\ndata:  %s (%s images)\n\n", a.model.c_str(), a.data.data.c_str(), human_count(r.count()).c_str());
   std::printf("accuracy: %s   loss: %.4f   errors: %lld   (%.2f s, %.0f images/s)\n\n", percent(r.accuracy()).c_str(),
               r.loss, static_cast<long long>(r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)), seconds,
               static_cast<double>(r.count()) / seconds);
@@ -85,7 +93,7 @@ void add_eval_command(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on the test images of an IDX directory");
   cmd->add_option("--model", a->model, "model file (.safetensors)")->required();
-  cmd->add_option("--data", a->data_dir, "directory holding t10k-images/t10k-labels (raw or .gz)")->capture_default_str();
+  add_data_options(cmd, a->data);
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");

@@ -19,7 +19,8 @@ namespace mnistcnn::cli {
 namespace {
 
 struct FinetuneArgs {
-  std::string from, arch, new_head, freeze, lr_mult, optimizer;
+  std::string from, arch, new_head, freeze, lr_mult, optimizer, replay = "data/mnist";
+  int64_t replay_count = 0;
   int epochs = 3, threads = 0, unfreeze_after = -1;
   bool gradual = false;
   int64_t batch_size = 0;
@@ -99,12 +100,42 @@ void run_finetune(FinetuneArgs& a) {
   const optim::ScheduleOptions sched_opt = optim::parse_schedule(a.run.schedule);
   if (a.run.out.empty()) a.run.out = "models/finetuned.safetensors";
 
-  PreparedData d = prepare_data(a.data, recipe.batch_size, a.seed, norm, a.run.quiet);
+  // Without a new head the data's classes are matched to the model's by name; with one,
+  // the data's classes become the model's.
+  const int64_t old_outputs = old.shapes(1)[old.logits_end() - 1][1];
+  const std::vector<std::string> old_classes = io::class_names(from_info, old_outputs);
+  PreparedData d = prepare_data(a.data, recipe.batch_size, a.seed, norm, a.run.quiet,
+                                a.new_head.empty() ? &old_classes : nullptr);
   const int64_t outputs = net.shapes(1)[net.logits_end() - 1][1];
-  if (outputs < d.train_set->num_classes)
-    throw Error("the network has " + std::to_string(outputs) + " outputs but the data has " +
-                    std::to_string(d.train_set->num_classes) + " classes",
-                "replace the head with --new-head " + std::to_string(d.train_set->num_classes));
+  if (!a.new_head.empty() && outputs != d.num_classes())
+    throw Error("the new head has " + std::to_string(outputs) + " outputs but the data has " +
+                    std::to_string(d.num_classes()) + " classes",
+                "--new-head " + std::to_string(d.num_classes()));
+  if (a.replay_count > 0) {
+    // Rehearsal: seeded-random images of the original training data mixed in, so that
+    // fine-tuning on a few new samples does not forget the rest.
+    DataArgs replay_args;
+    replay_args.data = a.replay;
+    LoadedData replay = load_data(replay_args, a.seed, DataParts::TrainAndTest, a.new_head.empty() ? &old_classes : &d.data->class_names);
+    auto pick = data::permutation(replay.train.size(), a.seed, 0x4E91A7);
+    pick.resize(static_cast<size_t>(std::min<int64_t>(a.replay_count, replay.train.size())));
+    data::Dataset& train_set = d.data->train;
+    if (replay.train.rows != train_set.rows || replay.train.cols != train_set.cols)
+      throw Error(a.replay + ": images of " + std::to_string(replay.train.rows) + "x" + std::to_string(replay.train.cols) +
+                  ", the fine-tuning data has " + std::to_string(train_set.rows) + "x" + std::to_string(train_set.cols));
+    const auto pixels = static_cast<size_t>(train_set.rows * train_set.cols);
+    std::vector<int64_t> train_idx(d.train->indices());
+    for (const int64_t i : pick) {
+      const uint8_t* img = replay.train.images.data() + static_cast<size_t>(i) * pixels;
+      train_set.images.insert(train_set.images.end(), img, img + pixels);
+      train_set.labels.push_back(replay.train.labels[static_cast<size_t>(i)]);
+      train_idx.push_back(train_set.size() - 1);
+    }
+    d.train = std::make_unique<data::Loader>(train_set, train_idx, recipe.batch_size, true, a.seed, norm);
+    if (!a.run.quiet)
+      note("replay: " + human_count(static_cast<int64_t>(pick.size())) + " training images of " + a.replay +
+           " mixed in");
+  }
 
   // Freezing: the layers chosen, minus those gradual unfreezing has released by epoch e.
   const std::vector<size_t> frozen = a.freeze.empty() ? std::vector<size_t>{} : nn::select_layers(net, a.freeze);
@@ -149,7 +180,8 @@ void run_finetune(FinetuneArgs& a) {
   job.run = {{"seed", std::to_string(a.seed)}, {"batch_size", std::to_string(recipe.batch_size)},
              {"optimizer", recipe.optimizer},
              {"freeze", a.freeze}, {"unfreeze_after", std::to_string(a.unfreeze_after)},
-             {"gradual", a.gradual ? "true" : "false"}, {"lr_mult", a.lr_mult}, {"data", d.train->fingerprint()},
+             {"gradual", a.gradual ? "true" : "false"}, {"lr_mult", a.lr_mult}, {"new_head", a.new_head},
+             {"data", d.train->fingerprint()},
              {"free/epochs", std::to_string(recipe.epochs)}, {"free/lr", fmt("%g", recipe.lr)},
              {"free/schedule", a.run.schedule}};
   if (!a.run.resume.empty()) {
@@ -199,13 +231,13 @@ void run_finetune(FinetuneArgs& a) {
   job.test = d.test.get();
   job.epochs = recipe.epochs;
   job.info.normalization = norm;
-  if (keep_from == nn::Sequential::kAll) job.info.classes = from_info.classes;
+  job.info.classes = d.data->class_names;
   job.info.provenance = {{"finetuned_from", a.from}, {"from_sha256", data::sha256_file_hex(a.from)},
                          {"optimizer", recipe.optimizer}, {"lr", fmt("%g", recipe.lr)},
                          {"schedule", a.run.schedule}, {"freeze", a.freeze}, {"new_head", a.new_head},
                          {"batch_size", std::to_string(recipe.batch_size)}, {"epochs", std::to_string(recipe.epochs)},
                          {"seed", std::to_string(a.seed)}, {"train_images", std::to_string(d.train->size())},
-                         {"data", a.data.dir}, {"threads", std::to_string(threads)}, {"mnistcnn_version", "0.1.0"}};
+                         {"data", a.data.source.data}, {"threads", std::to_string(threads)}, {"mnistcnn_version", "0.1.0"}};
   job.recipe = {{"optimizer", recipe.optimizer}, {"lr", recipe.lr}, {"batch_size", recipe.batch_size},
                 {"epochs", recipe.epochs}, {"schedule", a.run.schedule}, {"freeze", a.freeze},
                 {"frozen_layers", frozen_with_params}, {"new_head", a.new_head}, {"lr_mult", a.lr_mult},
@@ -222,6 +254,10 @@ void add_finetune_command(CLI::App& app) {
   cmd->add_option("--from", a->from, "model file, checkpoint, or PyTorch state_dict (.safetensors; with --arch)")->required();
   cmd->add_option("--arch", a->arch, "architecture of a file that does not store one (a PyTorch state_dict)");
   add_data_flags(cmd, a->data);
+  cmd->add_option("--replay", a->replay, "IDX directory whose training images --replay-count mixes in")->capture_default_str();
+  cmd->add_option("--replay-count", a->replay_count,
+                  "mix this many seeded-random images of --replay into the training data, against forgetting")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->add_option("--new-head", a->new_head,
                   "replace the classifier (the last dense layer) with one for N classes, or with a spec such as "
                   "\"dense(64) relu dense(5)\"");

@@ -57,17 +57,27 @@ void run_train(TrainArgs& a) {
   const optim::ScheduleOptions sched_opt = optim::parse_schedule(a.run.schedule);
   if (a.run.out.empty()) a.run.out = "models/" + (preset_name.empty() ? std::string("custom") : preset_name) + ".safetensors";
 
-  nn::Sequential net = nn::Sequential::from_spec(spec);
-  const Shape out_shape = net.shapes(1)[net.logits_end() - 1];
+  nn::Sequential net = nn::Sequential::from_spec(spec);  // a bad spec fails before any data is read
+  Shape out_shape = net.shapes(1)[net.logits_end() - 1];
   if (out_shape.rank() != 2)
     throw Error("the network must end in N×classes scores, but it ends in " + out_shape.str(),
                 "end the spec with flatten ... dense(10)");
-  net.init(recipe.init, a.seed);
-
   PreparedData d = prepare_data(a.data, recipe.batch_size, a.seed, norm, a.run.quiet);
-  if (out_shape[1] < d.train_set->num_classes)
-    throw Error("the network has " + std::to_string(out_shape[1]) + " outputs but the data has " +
-                std::to_string(d.train_set->num_classes) + " classes");
+  const int classes = d.num_classes();
+  if (out_shape[1] != classes) {
+    const size_t head = net.logits_end() - 1;
+    if (preset_name.empty() || net.layer(head).kind() != "dense")
+      throw Error("the network has " + std::to_string(out_shape[1]) + " outputs but the data has " +
+                      std::to_string(classes) + " classes",
+                  "end the spec with dense(" + std::to_string(classes) + ")");
+    // A preset on a subset (--classes 0-4): its output layer takes the number of classes.
+    std::string adapted;
+    for (size_t i = 0; i < net.size(); ++i)
+      adapted += (i ? " " : "") + (i == head ? "dense(" + std::to_string(classes) + ")" : net.layer(i).spec());
+    if (!a.run.quiet) note(std::to_string(classes) + " classes: the output layer of " + preset_name + " becomes dense(" + std::to_string(classes) + ")");
+    net = nn::Sequential::from_spec(adapted);
+  }
+  net.init(recipe.init, a.seed);
   data::Loader& train_loader = *d.train;
   auto opt = train::make_optimizer(recipe, net.params());
   optim::Schedule schedule(sched_opt, recipe.lr, train_loader.num_batches(), recipe.epochs);
@@ -115,12 +125,13 @@ void run_train(TrainArgs& a) {
   job.test = d.test.get();
   job.epochs = recipe.epochs;
   job.info.normalization = norm;
+  job.info.classes = d.data->class_names;
   job.info.provenance = {{"preset", preset_name.empty() ? "custom" : preset_name},
                          {"optimizer", recipe.optimizer}, {"lr", fmt("%g", recipe.lr)},
                          {"schedule", a.run.schedule},
                          {"batch_size", std::to_string(recipe.batch_size)}, {"epochs", std::to_string(recipe.epochs)},
                          {"seed", std::to_string(a.seed)}, {"init", nn::init_name(recipe.init)},
-                         {"train_images", std::to_string(train_loader.size())}, {"data", a.data.dir},
+                         {"train_images", std::to_string(train_loader.size())}, {"data", a.data.source.data},
                          {"threads", std::to_string(threads)}, {"mnistcnn_version", "0.1.0"}};
   job.recipe = {{"optimizer", recipe.optimizer}, {"lr", recipe.lr}, {"momentum", recipe.momentum},
                 {"weight_decay", recipe.weight_decay}, {"batch_size", recipe.batch_size},

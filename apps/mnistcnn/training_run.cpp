@@ -125,7 +125,7 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
 }
 
 void add_data_flags(CLI::App* cmd, DataFlags& f) {
-  cmd->add_option("--data", f.dir, "directory with the four IDX files (raw or .gz)")->capture_default_str();
+  add_data_options(cmd, f.source);
   cmd->add_option("--val-split", f.val_split, "fraction of the training images held out for validation "
                                               "(0: validate on the test set, as the seeds do)")
       ->check(finite_number())->check(CLI::Range(0.0, 0.9));
@@ -135,32 +135,38 @@ void add_data_flags(CLI::App* cmd, DataFlags& f) {
 }
 
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
-                          bool quiet) {
+                          bool quiet, const std::vector<std::string>* align_to) {
   PreparedData d;
-  d.train_set = std::make_unique<data::Dataset>(load_split(f.dir, data::Split::Train, quiet));
+  d.data = std::make_unique<LoadedData>(load_data(f.source, seed, DataParts::TrainAndTest, align_to));
+  if (!quiet) {
+    note(d.data->description);
+    for (const auto& line : d.data->notes) note(line);
+  }
+  const data::Dataset& train_set = d.data->train;
+  if (train_set.size() == 0) throw Error(f.source.data + ": no training images in the selection");
   std::vector<int64_t> pool;
   if (f.limit > 0) {
-    const int64_t n = std::min(f.limit, d.train_set->size());
-    pool = data::permutation(d.train_set->size(), seed, 0x11A17);
+    const int64_t n = std::min(f.limit, train_set.size());
+    pool = data::permutation(train_set.size(), seed, 0x11A17);
     pool.resize(static_cast<size_t>(n));
   }
-  auto [train_idx, val_idx] = data::split_indices(
-      pool.empty() ? d.train_set->size() : static_cast<int64_t>(pool.size()), f.val_split, seed);
+  auto [train_idx, val_idx] =
+      data::split_indices(pool.empty() ? train_set.size() : static_cast<int64_t>(pool.size()), f.val_split, seed);
   if (!pool.empty()) {
     for (auto& i : train_idx) i = pool[static_cast<size_t>(i)];
     for (auto& i : val_idx) i = pool[static_cast<size_t>(i)];
   }
-  d.test_set = std::make_unique<data::Dataset>(load_split(f.dir, data::Split::Test, quiet));
-  d.train = std::make_unique<data::Loader>(*d.train_set, train_idx, batch_size, true, seed, norm);
+  if (train_idx.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " leaves no training images");
+  d.train = std::make_unique<data::Loader>(train_set, train_idx, batch_size, true, seed, norm);
   const int64_t eval_batch = 256;
-  d.test = std::make_unique<data::Loader>(*d.test_set, std::vector<int64_t>{}, eval_batch, false, seed, norm);
+  d.test = std::make_unique<data::Loader>(d.data->test, std::vector<int64_t>{}, eval_batch, false, seed, norm);
   d.val_name = "none";
   if (!f.no_val) {
     if (!val_idx.empty()) {
-      d.val = std::make_unique<data::Loader>(*d.train_set, val_idx, eval_batch, false, seed, norm);
+      d.val = std::make_unique<data::Loader>(train_set, val_idx, eval_batch, false, seed, norm);
       d.val_name = "held-out " + human_count(static_cast<int64_t>(val_idx.size())) + " training images";
     } else {
-      d.val = std::make_unique<data::Loader>(*d.test_set, std::vector<int64_t>{}, eval_batch, false, seed, norm);
+      d.val = std::make_unique<data::Loader>(d.data->test, std::vector<int64_t>{}, eval_batch, false, seed, norm);
       d.val_name = "the test set (as the seed recipes do; use --val-split to hold out training data)";
     }
   }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data_args.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/optim/schedule.h"
@@ -50,7 +51,7 @@ struct TrainingJob {
 // both set them up: --limit (a seeded subset), --val-split (held out from training;
 // 0 validates on the test set, as the seed recipes do), --no-val.
 struct DataFlags {
-  std::string dir = "data/mnist";
+  DataArgs source;  // --data (IDX or image folder), --classes, --per-class, ...
   int64_t limit = 0;
   double val_split = 0;
   bool no_val = false;
@@ -58,12 +59,14 @@ struct DataFlags {
 void add_data_flags(CLI::App* cmd, DataFlags& f);
 
 struct PreparedData {
-  std::unique_ptr<data::Dataset> train_set, test_set, extra_set;
+  std::unique_ptr<LoadedData> data;  // the loaders point into it
   std::unique_ptr<data::Loader> train, val, test;
   std::string val_name;  // for the log
+  int num_classes() const { return data->train.num_classes; }
 };
+// align_to: a model's class names (fine-tuning without a new head); see load_data.
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
-                          bool quiet);
+                          bool quiet, const std::vector<std::string>* align_to = nullptr);
 
 // The checkpoint a --resume PATH names: the file, or the newest loadable one in a directory.
 train::Checkpoint load_resume(const std::string& path, std::string& resolved);

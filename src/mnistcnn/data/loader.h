@@ -26,6 +26,7 @@ class Loader {
   // Batch b of the current epoch (the last one may be smaller): x N×1×H×W, y N labels.
   void batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const;
   const Dataset& dataset() const { return data_; }
+  const std::vector<int64_t>& indices() const { return indices_; }
   // SHA-256 (hex) of the images and labels this loader serves, in index order: a resumed
   // run checks it to refuse other data.
   std::string fingerprint() const;
