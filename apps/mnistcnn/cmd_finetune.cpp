@@ -78,7 +78,8 @@ void run_finetune(FinetuneArgs& a) {
   const io::LoadReport report =
       io::load_weights(file, a.from, net, {.strict = false, .keep_from_layer = keep_from});
   if (report.loaded.empty())
-    throw Error(a.from + ": no tensor of the file fits the network " + net.spec(),
+    throw Error(a.from + ": no tensor of the file fits the network " + net.spec() + " (" +
+                    (report.skipped.empty() ? std::string("the file has none") : "skipped: " + report.skipped.front()) + ")",
                 "check --arch (the file's tensors are named like '0.weight')");
 
   train::Recipe recipe;
@@ -99,6 +100,41 @@ void run_finetune(FinetuneArgs& a) {
   const data::Normalization norm = from_info.normalization;
   const optim::ScheduleOptions sched_opt = optim::parse_schedule(a.run.schedule);
   if (a.run.out.empty()) a.run.out = "models/finetuned.safetensors";
+
+  // Freezing: the layers chosen, minus those gradual unfreezing has released by epoch e.
+  const std::vector<size_t> frozen = a.freeze.empty() ? std::vector<size_t>{} : nn::select_layers(net, a.freeze);
+  std::vector<size_t> frozen_with_params;
+  for (size_t i : frozen)
+    if (!net.layer(i).params().empty()) frozen_with_params.push_back(i);
+  auto frozen_at = [&](int epoch) {
+    if (a.unfreeze_after < 0 || epoch < a.unfreeze_after) return frozen_with_params;
+    if (!a.gradual) return std::vector<size_t>{};
+    const auto released = static_cast<size_t>(epoch - a.unfreeze_after + 1);  // from the top down
+    std::vector<size_t> still = frozen_with_params;
+    still.resize(still.size() > released ? still.size() - released : 0);
+    return still;
+  };
+  std::map<std::string, double> mult;
+  if (!a.lr_mult.empty()) {
+    // "features=0.1,head=1": later parts win where groups overlap.
+    std::string text = a.lr_mult;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find(';', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string part = text.substr(start, end - start);
+      start = end + 1;
+      const auto eq = part.rfind('=');
+      if (eq == std::string::npos) throw Error("--lr-mult '" + part + "': expected LAYERS=FACTOR");
+      char* stop = nullptr;
+      const std::string factor_text = part.substr(eq + 1);
+      const double factor = std::strtod(factor_text.c_str(), &stop);
+      if (factor_text.empty() || *stop != '\0' || !(factor >= 0) || factor > 1000)
+        throw Error("--lr-mult '" + part + "': the factor must be a number in [0, 1000]");
+      for (size_t i : nn::select_layers(net, part.substr(0, eq)))
+        for (nn::Param* p : net.layer(i).params()) mult[p->name] = factor;
+    }
+  }
 
   // Without a new head the data's classes are matched to the model's by name; with one,
   // the data's classes become the model's.
@@ -135,41 +171,6 @@ void run_finetune(FinetuneArgs& a) {
     if (!a.run.quiet)
       note("replay: " + human_count(static_cast<int64_t>(pick.size())) + " training images of " + a.replay +
            " mixed in");
-  }
-
-  // Freezing: the layers chosen, minus those gradual unfreezing has released by epoch e.
-  const std::vector<size_t> frozen = a.freeze.empty() ? std::vector<size_t>{} : nn::select_layers(net, a.freeze);
-  std::vector<size_t> frozen_with_params;
-  for (size_t i : frozen)
-    if (!net.layer(i).params().empty()) frozen_with_params.push_back(i);
-  auto frozen_at = [&](int epoch) {
-    if (a.unfreeze_after < 0 || epoch < a.unfreeze_after) return frozen_with_params;
-    if (!a.gradual) return std::vector<size_t>{};
-    const auto released = static_cast<size_t>(epoch - a.unfreeze_after + 1);  // from the top down
-    std::vector<size_t> still = frozen_with_params;
-    still.resize(still.size() > released ? still.size() - released : 0);
-    return still;
-  };
-  std::map<std::string, double> mult;
-  if (!a.lr_mult.empty()) {
-    // "features=0.1,head=1": later parts win where groups overlap.
-    std::string text = a.lr_mult;
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t end = text.find(';', start);
-      if (end == std::string::npos) end = text.size();
-      const std::string part = text.substr(start, end - start);
-      start = end + 1;
-      const auto eq = part.rfind('=');
-      if (eq == std::string::npos) throw Error("--lr-mult '" + part + "': expected LAYERS=FACTOR");
-      char* stop = nullptr;
-      const std::string factor_text = part.substr(eq + 1);
-      const double factor = std::strtod(factor_text.c_str(), &stop);
-      if (factor_text.empty() || *stop != '\0' || !(factor >= 0) || factor > 1000)
-        throw Error("--lr-mult '" + part + "': the factor must be a number in [0, 1000]");
-      for (size_t i : nn::select_layers(net, part.substr(0, eq)))
-        for (nn::Param* p : net.layer(i).params()) mult[p->name] = factor;
-    }
   }
 
   auto opt = train::make_optimizer(recipe, net.params());
