@@ -194,9 +194,9 @@ void run_finetune(FinetuneArgs& a) {
     opt->set_lr_multipliers(mult);
     restore_training(ck, net, *opt, ck.run.at("free/schedule") == a.run.schedule ? &schedule : nullptr, path);
     job.state = ck.state;
-    if (job.state.epoch >= recipe.epochs)
-      throw Error(path + ": the checkpoint has finished " + std::to_string(job.state.epoch) + " epochs; --epochs is " +
-                      std::to_string(recipe.epochs), "give a larger --epochs to train further");
+    if (job.state.epoch >= recipe.epochs && !a.run.quiet)
+      note("the checkpoint has finished all " + std::to_string(job.state.epoch) +
+           " epochs; evaluating it and writing the model (a larger --epochs trains further)");
   }
   job.on_epoch_start = [&](const train::TrainState& s) {
     nn::set_trainable(net, select_layers(net, "all"), true);

@@ -101,10 +101,9 @@ void run_train(TrainArgs& a) {
     if (!a.run.quiet)
       note("resuming from " + path + " at epoch " + std::to_string(job.state.epoch + 1) + ", batch " +
            std::to_string(job.state.batch) + " (step " + std::to_string(opt->steps()) + ")");
-    if (job.state.epoch >= recipe.epochs)
-      throw Error(path + ": the checkpoint has finished " + std::to_string(job.state.epoch) + " epochs; --epochs is " +
-                      std::to_string(recipe.epochs),
-                  "give a larger --epochs to train further");
+    if (job.state.epoch >= recipe.epochs && !a.run.quiet)
+      note("the checkpoint has finished all " + std::to_string(job.state.epoch) +
+           " epochs; evaluating it and writing the model (a larger --epochs trains further)");
   }
   if (!a.run.quiet) {
     note("network: " + net.spec() + "  (" + human_count(net.param_count()) + " parameters)");
