@@ -82,16 +82,49 @@ ModelInfo read_model_info(const std::map<std::string, std::string>& meta, const 
   return info;
 }
 
+std::vector<std::pair<std::string, std::string>> parse_renames(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string part = text.substr(start, end - start);
+    start = end + 1;
+    const auto eq = part.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error("--rename '" + part + "': expected FROM=TO, a prefix of the file's tensor names and its replacement");
+    out.emplace_back(part.substr(0, eq), part.substr(eq + 1));
+  }
+  return out;
+}
+
 LoadReport load_weights(const SafetensorsFile& file, const std::string& path, nn::Sequential& net,
                         const WeightLoadOptions& options) {
+  // The file's tensors under the names the network uses.
+  std::map<std::string, std::pair<std::string, const Tensor*>> by_name;  // network name -> (file name, tensor)
+  for (const auto& [name, t] : file.tensors) {
+    if (starts_with(name, kOptimizerPrefix)) continue;
+    std::string mapped = name;
+    for (const auto& [from, to] : options.rename)
+      if (starts_with(name, from)) {
+        mapped = to + name.substr(from.size());
+        break;
+      }
+    if (!by_name.emplace(mapped, std::pair{name, &t}).second)
+      throw Error(path + ": two tensors of the file are both named '" + mapped + "' after renaming");
+  }
+  auto shown = [](const std::string& file_name, const std::string& net_name) {
+    return file_name == net_name ? net_name : file_name + " as " + net_name;
+  };
   LoadReport report;
   std::map<std::string, bool> used;
   for (size_t li = 0; li < net.size(); ++li) {
     for (nn::Param* p : net.layer(li).params()) {
-      const Tensor* t = file.find(p->name);
+      const auto it = by_name.find(p->name);
+      const Tensor* t = it == by_name.end() ? nullptr : it->second.second;
       if (li >= options.keep_from_layer) {
         report.initialised.push_back(p->name);
-        if (t) used[p->name] = true, report.skipped.push_back(p->name + " (replaced layer)");
+        if (t) used[p->name] = true, report.skipped.push_back(shown(it->second.first, p->name) + " (replaced layer)");
         continue;
       }
       if (!t) {
@@ -103,25 +136,29 @@ LoadReport load_weights(const SafetensorsFile& file, const std::string& path, nn
       used[p->name] = true;
       if (t->shape() != p->value.shape()) {
         if (options.strict)
-          throw Error(path + ": tensor '" + p->name + "' has shape " + t->shape().str() +
+          throw Error(path + ": tensor '" + shown(it->second.first, p->name) + "' has shape " + t->shape().str() +
                       ", the architecture needs " + p->value.shape().str());
-        report.skipped.push_back(p->name + " (shape " + t->shape().str() + ", needed " + p->value.shape().str() + ")");
+        report.skipped.push_back(shown(it->second.first, p->name) + " (shape " + t->shape().str() + ", needed " +
+                                 p->value.shape().str() + ")");
         report.initialised.push_back(p->name);
         continue;
       }
       std::memcpy(p->value.data(), t->data(), sizeof(float) * static_cast<size_t>(t->numel()));
-      report.loaded.push_back(p->name);
+      report.loaded.push_back(shown(it->second.first, p->name));
     }
   }
-  for (const auto& [name, t] : file.tensors) {
-    if (used.count(name) || starts_with(name, kOptimizerPrefix)) continue;
-    if (options.strict) throw Error(path + ": tensor '" + name + "' is not part of the architecture");
-    report.skipped.push_back(name + " (not in the network)");
+  for (const auto& [name, entry] : by_name) {
+    if (used.count(name)) continue;
+    if (options.strict)
+      throw Error(path + ": tensor '" + entry.first + "' is not part of the architecture",
+                  options.rename.empty() ? "a PyTorch module with named layers needs --rename, e.g. conv1.=0." : "");
+    report.skipped.push_back(entry.first + " (not in the network)");
   }
   return report;
 }
 
-LoadedModel load_model(const std::string& path, const std::string& arch) {
+LoadedModel load_model(const std::string& path, const std::string& arch,
+                       const std::vector<std::pair<std::string, std::string>>& rename) {
   SafetensorsFile file = read_safetensors(path);
   LoadedModel m;
   m.info = read_model_info(file.metadata, path);
@@ -134,7 +171,7 @@ LoadedModel load_model(const std::string& path, const std::string& arch) {
   } catch (const Error& e) {
     throw Error(path + ": " + (arch.empty() ? "stored architecture" : "architecture") + " does not build: " + e.what());
   }
-  load_weights(file, path, m.net);
+  load_weights(file, path, m.net, {.rename = rename});
   const int64_t classes = m.net.shapes(1).back()[1];
   if (!m.info.classes.empty() && static_cast<int64_t>(m.info.classes.size()) != classes)
     throw Error(path + ": " + std::to_string(m.info.classes.size()) + " class names for " +

@@ -39,7 +39,13 @@ struct WeightLoadOptions {
   bool strict = true;  // strict: anything skipped or left initialised is an Error
   // Layers from this index on keep their initial weights (a replaced head).
   size_t keep_from_layer = nn::Sequential::kAll;
+  // Prefix renames applied to the file's tensor names first, e.g. {"conv1.", "0."} for a
+  // PyTorch module with named children; the first matching prefix wins.
+  std::vector<std::pair<std::string, std::string>> rename;
 };
+
+// "conv1.=0.,conv2.=3.,fc.=7." -> prefix pairs; Error naming the bad part.
+std::vector<std::pair<std::string, std::string>> parse_renames(const std::string& text);
 
 // The metadata a model file stores, besides the tensors.
 std::map<std::string, std::string> model_metadata(const nn::Sequential& net, const ModelInfo& info);
@@ -49,7 +55,8 @@ void save_model(const std::string& path, nn::Sequential& net, const ModelInfo& i
 // extra or mis-shaped tensor is an Error naming the file and the tensor. `arch`, when
 // given, is used instead of the stored one (a PyTorch state_dict saved as safetensors
 // has none). Checkpoints load too (their optimizer tensors are ignored).
-LoadedModel load_model(const std::string& path, const std::string& arch = "");
+LoadedModel load_model(const std::string& path, const std::string& arch = "",
+                       const std::vector<std::pair<std::string, std::string>>& rename = {});
 // Reads the ModelInfo of a parsed file's metadata (arch may come back empty).
 ModelInfo read_model_info(const std::map<std::string, std::string>& meta, const std::string& path);
 // Copies tensors of `file` into `net`'s parameters by name, as PyTorch's load_state_dict.
