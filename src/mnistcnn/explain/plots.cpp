@@ -171,7 +171,7 @@ void plot_confusion(const train::ConfusionMatrix& cm, const std::vector<std::str
   p->text(x0 - 14, y0 + C * cell + 12, "precision", scale, kInk, Align::Right);
   for (int q = 0; q < C; ++q)
     p->text(x0 + q * cell + cell / 2.0, y0 + C * cell + 12 + (q % 2) * (C > 12 ? 12 : 0),
-            fixed(100 * per_class[static_cast<size_t>(q)].precision, C <= 12 ? 1 : 0), 1, kInk, Align::Center);
+            fixed(100 * per_class[static_cast<size_t>(q)].precision, C <= 12 ? 1 : 0), scale, kInk, Align::Center);
   p->text(x0 + C * cell / 2.0, y0 + C * cell + 50,
           "accuracy " + fixed(100 * cm.accuracy(), 2) + "% on " + std::to_string(cm.total()) + " images", 2, kInk,
           Align::Center);
