@@ -21,6 +21,8 @@ case "${1:-}" in
     ;;
   "")
     bash scripts/build.sh
+    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] ||
+      echo "test.sh: no Chromium at ${CHROMIUM:-/usr/bin/chromium}: the browser test (e2e_browser) will be skipped"
     ctest --test-dir build -LE slow --output-on-failure
     ;;
   *)
