@@ -41,6 +41,8 @@ std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normaliz
 
 void plot_errors(const std::vector<Misclassified>& errors, const std::vector<std::string>& names,
                  const std::string& title, const std::string& out, int max_count) {
+  if (out.size() < 4 || out.compare(out.size() - 4, 4, ".png") != 0)
+    throw Error(out + ": the error grid is written as a PNG", "end the name in .png");
   const int n = static_cast<int>(std::min<size_t>(errors.size(), static_cast<size_t>(std::max(max_count, 0))));
   const int cols = 10, rows = std::max(1, (n + cols - 1) / cols);
   const int tile_w = 104, tile_h = 132, top = 70, left = 16;
