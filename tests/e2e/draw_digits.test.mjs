@@ -78,6 +78,8 @@ test('drawn digits are read, with probabilities summing to 1', async () => {
     const r = await settled(page);
     assert.ok(Math.abs(r.sum - 1) < 1e-4, `probabilities of ${digit} sum to ${r.sum}`);
     await page.screenshot({ path: path.join(OUT, `digit_${digit}.png`) });
+    const png = await page.evaluate(() => document.getElementById('pad').toDataURL('image/png'));
+    fs.writeFileSync(path.join(OUT, `drawn_${digit}.png`), Buffer.from(png.split(',')[1], 'base64'));
     if (r.label !== digit) misread.push(`${digit} read as ${r.label} (${r.probs.map((p) => p.toFixed(2)).join(' ')})`);
   }
   assert.deepEqual(misread, [], 'every drawn digit is read correctly');

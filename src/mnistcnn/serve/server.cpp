@@ -72,6 +72,10 @@ struct Server::Impl {
     const int threads = std::max(1, options.http_threads);
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     http.set_payload_max_length(options.max_body_bytes);
+    // Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus the
+    // client's delayed ACK add 40 ms to every answer (measured under wrk, 8 connections:
+    // p50 44 ms and 275 requests/s with Nagle, 10 ms and 686/s without).
+    http.set_tcp_nodelay(true);
     http.set_read_timeout(10, 0);
     http.set_write_timeout(10, 0);
     for (const PageAsset& a : page_assets()) {
