@@ -106,6 +106,7 @@ test('random MNIST digits are loaded and read', async () => {
   const page = await openPage(await startServer(['--data', MNIST]));
   let right = 0;
   for (let i = 0; i < 5; i++) {
+    await page.click('#clear');  // so the wait below sees this digit's text, not the last one's
     await page.click('#random');
     await page.waitForFunction(() => document.getElementById('source').textContent.startsWith('MNIST test image'));
     const r = await settled(page);

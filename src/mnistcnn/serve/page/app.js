@@ -42,8 +42,7 @@ function render() {
   if (state.mnist) {  // the test digit, ink dark on white, under any strokes
     const img = ctx.createImageData(28, 28);
     state.mnist.bytes.forEach((b, i) => { img.data.set([255 - b, 255 - b, 255 - b, 255], 4 * i); });
-    const tmp = document.createElement('canvas');
-    tmp.width = tmp.height = 28;
+    const tmp = Object.assign(document.createElement('canvas'), { width: 28, height: 28 });
     tmp.getContext('2d').putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(tmp, 0, 0, pad.width, pad.height);
@@ -52,13 +51,12 @@ function render() {
   ctx.lineCap = ctx.lineJoin = 'round';
   ctx.lineWidth = strokeWidth();
   for (const s of state.strokes) {
-    if (s.length === 1) {
-      ctx.beginPath();
+    ctx.beginPath();
+    if (s.length === 1) {  // a dot
       ctx.arc(s[0].x, s[0].y, ctx.lineWidth / 2, 0, 2 * Math.PI);
       ctx.fill();
       continue;
     }
-    ctx.beginPath();
     ctx.moveTo(s[0].x, s[0].y);
     for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
     ctx.stroke();
@@ -95,8 +93,7 @@ for (const type of ['pointerup', 'pointercancel']) {
 }
 
 function undo() {
-  if (state.strokes.length) state.strokes.pop();
-  else state.mnist = null;
+  if (state.strokes.length) state.strokes.pop(); else state.mnist = null;
   changed();
 }
 function clearAll() {
@@ -160,8 +157,7 @@ async function predict() {
 function buildBars() {
   $('bars').innerHTML = '';
   for (const c of state.classes) {
-    const row = document.createElement('div');
-    row.className = 'row';
+    const row = Object.assign(document.createElement('div'), { className: 'row' });
     row.setAttribute('role', 'listitem');
     row.dataset.class = c;
     row.innerHTML = '<span class="cls"></span><div class="bar"><div class="fill"></div></div><span class="pct"></span>';
@@ -247,11 +243,8 @@ $('random').addEventListener('click', async () => {
 function buildCorrectionButtons() {
   $('correct-buttons').innerHTML = '';
   for (const c of state.classes) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = c;
+    const b = Object.assign(document.createElement('button'), { type: 'button', textContent: c, disabled: !state.correctionsOn });
     b.dataset.label = c;
-    b.disabled = !state.correctionsOn;
     b.addEventListener('click', () => correct(c));
     $('correct-buttons').appendChild(b);
   }
