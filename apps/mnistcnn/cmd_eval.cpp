@@ -2,12 +2,14 @@
 // of a model on the test pair of an IDX directory.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "common.h"
 #include "data_args.h"
 #include "mnistcnn/data/loader.h"
+#include "mnistcnn/explain/plots.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/trainer.h"
 
@@ -16,12 +18,27 @@ namespace mnistcnn::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model;
+  std::string model, confusion_png, errors_png;
   DataArgs data;
   int threads = 0;
   int64_t batch_size = 256;
   bool as_json = false;
 };
+
+// --confusion-png / --errors-png: the drawing is the library's (explain/plots.h).
+void write_eval_images(const std::string& confusion, const std::string& errors, io::LoadedModel& m,
+                       const data::Dataset& test, const train::EvalResult& r, const std::string& model) {
+  const auto names = io::class_names(m.info, r.confusion.classes());
+  const std::string title = std::filesystem::path(model).filename().string() + " on " + std::to_string(r.count()) + " test images";
+  if (!confusion.empty()) {
+    explain::plot_confusion(r.confusion, names, title, confusion);
+    note("wrote " + confusion);
+  }
+  if (!errors.empty()) {
+    explain::plot_errors(explain::find_errors(m.net, m.info.normalization, test, r.predictions), names, title, errors);
+    note("wrote " + errors);
+  }
+}
 
 void run_eval(const EvalArgs& a) {
   setup_threads(a.threads);
@@ -41,6 +58,7 @@ void run_eval(const EvalArgs& a) {
   const int C = cm.classes();
   const auto names = io::class_names(m.info, C);
   const auto per_class = cm.per_class();
+  write_eval_images(a.confusion_png, a.errors_png, m, test, r, a.model);
   if (a.as_json) {
     nlohmann::json pc = nlohmann::json::array(), conf = nlohmann::json::array();
     for (int k = 0; k < C; ++k) {
@@ -96,6 +114,8 @@ void add_eval_command(CLI::App& app) {
   add_data_options(cmd, a->data);
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--confusion-png", a->confusion_png, "also draw the confusion matrix as a heat-map (.png or .svg)");
+  cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified test digits (.png)");
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
   cmd->callback([a] { run_eval(*a); });
 }

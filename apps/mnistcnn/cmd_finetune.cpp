@@ -19,7 +19,7 @@ namespace mnistcnn::cli {
 namespace {
 
 struct FinetuneArgs {
-  std::string from, arch, new_head, freeze, lr_mult, optimizer, replay = "data/mnist";
+  std::string from, arch, rename, new_head, freeze, lr_mult, optimizer, replay = "data/mnist";
   int64_t replay_count = 0;
   int epochs = 3, threads = 0, unfreeze_after = -1;
   bool gradual = false;
@@ -76,7 +76,7 @@ void run_finetune(FinetuneArgs& a) {
   nn::Sequential net = nn::Sequential::from_spec(spec, from_info.input);
   net.init(nn::Init::Torch, a.seed);
   const io::LoadReport report =
-      io::load_weights(file, a.from, net, {.strict = false, .keep_from_layer = keep_from});
+      io::load_weights(file, a.from, net, {.strict = false, .keep_from_layer = keep_from, .rename = io::parse_renames(a.rename)});
   if (report.loaded.empty())
     throw Error(a.from + ": no tensor of the file fits the network " + net.spec() + " (" +
                     (report.skipped.empty() ? std::string("the file has none") : "skipped: " + report.skipped.front()) + ")",
@@ -254,6 +254,8 @@ void add_finetune_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("finetune", "Fine-tune a trained model on new data: new head, frozen layers, smaller learning rate");
   cmd->add_option("--from", a->from, "model file, checkpoint, or PyTorch state_dict (.safetensors; with --arch)")->required();
   cmd->add_option("--arch", a->arch, "architecture of a file that does not store one (a PyTorch state_dict)");
+  cmd->add_option("--rename", a->rename, "prefix renames for the file's tensor names, e.g. \"conv1.=0.,conv2.=3.,fc.=7.\" "
+                                         "for a PyTorch module with named layers");
   add_data_flags(cmd, a->data);
   cmd->add_option("--replay", a->replay, "IDX directory whose training images --replay-count mixes in")->capture_default_str();
   cmd->add_option("--replay-count", a->replay_count,

@@ -10,8 +10,8 @@
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/digit_image.h"
 #include "mnistcnn/io/model_file.h"
-#include "mnistcnn/io/png.h"
-#include "mnistcnn/kernels/activation.h"
+#include "mnistcnn/explain/classify.h"
+#include "mnistcnn/io/file.h"
 
 namespace mnistcnn::cli {
 
@@ -27,19 +27,15 @@ struct PredictArgs {
 void run_predict(const PredictArgs& a) {
   setup_threads(a.threads);
   io::LoadedModel m = io::load_model(a.model);
-  const Shape& in = m.info.input;
-  if (in[0] != 1 || in[1] != 28 || in[2] != 28)
-    throw Error(a.model + ": predict needs a model for 1×28×28 images, this one takes " + in.str());
+  explain::require_digit_model(m.info, a.model);
   const auto n = static_cast<int64_t>(a.images.size());
   std::vector<data::DigitImage> digits;
-  for (const auto& path : a.images) digits.push_back(data::to_mnist_digit(io::read_png_gray(path)));
-  Tensor x({n, 1, 28, 28});
-  for (int64_t i = 0; i < n; ++i)
-    for (int p = 0; p < 784; ++p) x[i * 784 + p] = m.info.normalization.apply(digits[static_cast<size_t>(i)].pixels[static_cast<size_t>(p)]);
-  const Tensor& logits = m.net.forward(x, nn::Mode::Eval, m.net.logits_end());
-  const int64_t C = logits.dim(1);
-  Tensor probs({n, C});
-  kernels::softmax_rows(logits.data(), probs.data(), n, C);
+  for (const auto& path : a.images) {  // the server's path for uploads too
+    const std::vector<uint8_t> bytes = io::read_file_bytes(path, size_t{1} << 30);
+    digits.push_back(explain::digit_from_png(bytes.data(), bytes.size(), path));
+  }
+  const Tensor probs = explain::class_probabilities(m.net, explain::digits_to_input(digits, m.info.normalization));
+  const int64_t C = probs.dim(1);
   const auto names = io::class_names(m.info, C);
   const int k = std::min<int>(a.top_k, static_cast<int>(C));
   nlohmann::json results = nlohmann::json::array();

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   mnistcnn::cli::add_eval_command(app);
   mnistcnn::cli::add_predict_command(app);
   mnistcnn::cli::add_info_command(app);
+  mnistcnn::cli::add_explain_command(app);
+  mnistcnn::cli::add_plot_command(app);
+  mnistcnn::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
