@@ -13,6 +13,7 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
+void add_import_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_serve_command(CLI::App& app);

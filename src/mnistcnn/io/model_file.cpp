@@ -128,8 +128,14 @@ LoadReport load_weights(const SafetensorsFile& file, const std::string& path, nn
         continue;
       }
       if (!t) {
-        if (options.strict)
-          throw Error(path + ": tensor '" + p->name + "' of the architecture is missing from the file");
+        if (options.strict) {
+          std::string names;  // what the file does hold, to show how to map it
+          for (const auto& [name, entry] : by_name)
+            if (names.size() < 80) names += (names.empty() ? "" : ", ") + entry.first;
+          throw Error(path + ": tensor '" + p->name + "' of the architecture is missing from the file (it holds " +
+                          (names.empty() ? std::string("no tensors") : names) + ")",
+                      "map a PyTorch module's layer names with --rename, e.g. conv1.=0.");
+        }
         report.initialised.push_back(p->name);
         continue;
       }
