@@ -59,6 +59,10 @@ for t in "${targets[@]}"; do
   printf '%-12s %7s %10s %8s %6s %7s %7s %8s  %s\n' "$t" "${elapsed}s" "$(final_stat number_of_executed_units)" \
     "$(final_stat average_exec_per_sec)" "${cov:-?}" "${ft:-?}" "$(find "$run/corpus" -type f | wc -l)" \
     "$(final_stat peak_rss_mb)" "$result"
-  for a in $artifacts; do echo "             input: $a (log: $run/log)"; done
+  for a in $artifacts; do
+    echo "             input: $a (log: $run/log); base64, to reproduce from a CI log:"
+    base64 -w 100 "$a" | head -c 20000
+    echo
+  done
 done
 exit "$found"
