@@ -33,7 +33,7 @@ void Sgd::step() {
   const float lr = static_cast<float>(lr_), mu = static_cast<float>(opt_.momentum),
               wd = static_cast<float>(opt_.weight_decay), damp = 1.0f - static_cast<float>(opt_.dampening);
   for (nn::Param* p : params_) {
-    if (!p->trainable) continue;
+    if (!p->learnable()) continue;
     float* w = p->value.data();
     const float* g = p->grad.data();
     const int64_t n = p->value.numel();
@@ -69,7 +69,7 @@ void Adam::step() {
   const float eps_term = opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps;
   const float decay = static_cast<float>(1.0 - lr_ * opt_.weight_decay);
   for (nn::Param* p : params_) {
-    if (!p->trainable) continue;
+    if (!p->learnable()) continue;
     float* w = p->value.data();
     const float* g = p->grad.data();
     float* m = slot(*p, "exp_avg").data();
