@@ -164,6 +164,10 @@ std::vector<LayerSpec> parse_spec(const std::string& spec) {
 
 std::string spec_number(double v) {
   char buf[64];
+  if (v == std::trunc(v) && std::fabs(v) < 1e15) {  // whole numbers without exponent: 180, not 1.8e+02
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
   for (int prec = 1; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (std::strtod(buf, nullptr) == v) break;
@@ -173,6 +177,10 @@ std::string spec_number(double v) {
 
 std::string spec_number(float v) {
   char buf[64];
+  if (v == std::trunc(v) && std::fabs(v) < 1e7f) {
+    std::snprintf(buf, sizeof buf, "%.0f", static_cast<double>(v));
+    return buf;
+  }
   for (int prec = 1; prec <= 9; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, static_cast<double>(v));
     if (static_cast<float>(std::strtod(buf, nullptr)) == v) break;
