@@ -80,7 +80,8 @@ TEST(AugmentOps, ErodeAndDilateOfASingleDot) {
   data::dilate3x3(src.data(), dil.data(), 7, 7);
   for (int64_t y = 0; y < 7; ++y)
     for (int64_t x = 0; x < 7; ++x)
-      EXPECT_EQ(dil[static_cast<size_t>(y * 7 + x)], std::abs(y - 3) <= 1 && std::abs(x - 3) <= 1 ? 1.0f : 0.0f);
+      EXPECT_EQ(dil[static_cast<size_t>(y * 7 + x)], std::abs(y - 3) + std::abs(x - 3) <= 1 ? 1.0f : 0.0f)
+          << "a dot dilates to a plus, at " << y << "," << x;
   data::erode3x3(src.data(), ero.data(), 7, 7);
   EXPECT_EQ(ero, std::vector<float>(49, 0.0f)) << "a dot thinner than the element vanishes";
   data::erode3x3(dil.data(), back.data(), 7, 7);

@@ -1,5 +1,5 @@
-// Augmenter: the per-image random draws and the order of the transforms (geometry in one
-// resampling, then thickness, then erasing). Presets and the text form live in
+// Augmenter: the per-image random draws and the order of the transforms (thickness, then
+// geometry in one resampling, then erasing). Presets and the text form live in
 // augment_options.cpp.
 #include "mnistcnn/data/augment.h"
 
@@ -45,6 +45,16 @@ void Augmenter::apply(const float* src, float* dst, int64_t H, int64_t W, int64_
   auto happens = [&](float p) { return p > 0.0f && (p >= 1.0f || rng.uniform() < p); };
   const float* cur = src;
 
+  // Stroke thickness first, on the crisp source: after a resampling has softened the
+  // strokes, an erosion removes far more of a thin digit.
+  if (happens(opt_.thickness_p)) {
+    if (rng.uniform() < 0.5f)
+      dilate3x3(cur, s.b.data(), H, W);
+    else
+      erode3x3(cur, s.b.data(), H, W);
+    cur = s.b.data();
+  }
+
   // Geometry: affine and elastic share one bilinear resampling.
   AffineMap map = make_affine(H, W, 0.0f, 1.0f, 0.0f, 0.0f, 0.0f);
   bool warp = false;
@@ -65,15 +75,6 @@ void Augmenter::apply(const float* src, float* dst, int64_t H, int64_t W, int64_
   if (warp || elastic) {
     warp_bilinear(cur, s.a.data(), H, W, map, elastic ? s.dx.data() : nullptr, elastic ? s.dy.data() : nullptr);
     cur = s.a.data();
-  }
-
-  if (happens(opt_.thickness_p)) {
-    float* out = cur == s.a.data() ? s.b.data() : s.a.data();
-    if (rng.uniform() < 0.5f)
-      dilate3x3(cur, out, H, W);
-    else
-      erode3x3(cur, out, H, W);
-    cur = out;
   }
 
   // Clamped: bilinear weights summing to 1 can round a stroke of 1.0 a little above.

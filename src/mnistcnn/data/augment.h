@@ -1,8 +1,9 @@
 // Data augmentation for digits, drawn per image: random affine (rotation, scale,
 // translation, shear), elastic distortion (Simard et al. 2003), stroke thickness (3×3
-// erosion/dilation) and random erasing (Zhong et al. 2017). The draws for image `index`
-// in epoch `epoch` come from Rng(seed, stream(epoch, index)) alone, so they do not depend
-// on batch size, batch composition or thread count, and a resumed run repeats them.
+// cross erosion/dilation) and random erasing (Zhong et al. 2017). The draws for image
+// `index` in epoch `epoch` come from Rng(seed, stream(epoch, index)) alone, so they do
+// not depend on batch size, batch composition or thread count, and a resumed run
+// repeats them.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -20,12 +21,12 @@ struct AugmentOptions {
   // Elastic distortion: displacement alpha · (U(−1, 1) noise ∗ Gaussian(sigma)).
   float elastic_p = 0.0f;
   float elastic_alpha = 34.0f, elastic_sigma = 4.0f;  // Simard's values for 28×28 digits
-  // Stroke thickness: 3×3 erosion or dilation, each half of the time.
+  // Stroke thickness: erosion or dilation by the 3×3 cross, each half of the time.
   float thickness_p = 0.0f;
   // Random erasing: a rectangle of area fraction U(area_min, area_max) and aspect h/w
   // log-uniform in [ratio_min, ratio_max] (up to 10 tries to fit), set to 0 or noise.
   float erase_p = 0.0f;
-  float erase_area_min = 0.02f, erase_area_max = 0.15f;
+  float erase_area_min = 0.02f, erase_area_max = 0.1f;  // torchvision: 0.33, too much of a digit
   float erase_ratio_min = 0.3f, erase_ratio_max = 3.3f;
   bool erase_random = false;  // fill with U(0, 1) noise instead of the background
 

@@ -79,16 +79,13 @@ void elastic_field(Rng& rng, int64_t H, int64_t W, float alpha, float sigma, flo
 }
 
 namespace {
+// The 3×3 cross (centre and 4-neighbours); outside the image counts as background.
 template <class Pick>
 void morph3x3(const float* src, float* dst, int64_t H, int64_t W, Pick pick) {
+  auto at = [&](int64_t y, int64_t x) { return y >= 0 && y < H && x >= 0 && x < W ? src[y * W + x] : 0.0f; };
   for (int64_t y = 0; y < H; ++y)
-    for (int64_t x = 0; x < W; ++x) {
-      float v = src[y * W + x];
-      for (int64_t yy = y - 1; yy <= y + 1; ++yy)
-        for (int64_t xx = x - 1; xx <= x + 1; ++xx)
-          v = pick(v, yy >= 0 && yy < H && xx >= 0 && xx < W ? src[yy * W + xx] : 0.0f);
-      dst[y * W + x] = v;
-    }
+    for (int64_t x = 0; x < W; ++x)
+      dst[y * W + x] = pick(pick(pick(at(y, x), at(y - 1, x)), pick(at(y + 1, x), at(y, x - 1))), at(y, x + 1));
 }
 }  // namespace
 

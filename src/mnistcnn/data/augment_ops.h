@@ -33,8 +33,10 @@ void warp_bilinear(const float* src, float* dst, int64_t H, int64_t W, const Aff
 // sigma, zero beyond the border, truncated at 4 sigma). tmp holds H×W floats.
 void elastic_field(Rng& rng, int64_t H, int64_t W, float alpha, float sigma, float* dx, float* dy, float* tmp);
 
-// Grey-level morphology with a 3×3 square: the minimum (erode, thinner strokes) or the
-// maximum (dilate, thicker strokes) of each neighbourhood; outside the image counts as 0.
+// Grey-level morphology with the 3×3 cross (a pixel and its 4 neighbours): the minimum
+// (erode, thinner strokes) or the maximum (dilate, thicker strokes); outside the image
+// counts as 0. The cross, not the square: a square erosion wipes out MNIST's 2-px
+// strokes (seen in the augmentation grid), a square dilation nearly doubles them.
 void erode3x3(const float* src, float* dst, int64_t H, int64_t W);
 void dilate3x3(const float* src, float* dst, int64_t H, int64_t W);
 
