@@ -113,4 +113,42 @@ void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const 
   }
 }
 
+void batchnorm_stats_ref(const float* x, const BnDims& d, float* mean, float* var) {
+  for (int64_t c = 0; c < d.C; ++c) {
+    double total = 0.0, sq = 0.0;
+    for (int64_t n = 0; n < d.N; ++n)
+      for (int64_t s = 0; s < d.S; ++s) total += run(x, d, n, c)[s];
+    const double mu = total / static_cast<double>(d.M());
+    for (int64_t n = 0; n < d.N; ++n)
+      for (int64_t s = 0; s < d.S; ++s) sq += (run(x, d, n, c)[s] - mu) * (run(x, d, n, c)[s] - mu);
+    mean[c] = static_cast<float>(mu);
+    var[c] = static_cast<float>(sq / static_cast<double>(d.M()));
+  }
+}
+
+void batchnorm_backward_ref(const float* x, const float* dy, const BnDims& d, const float* mean,
+                            const float* invstd, const float* gamma, bool batch_stats, float* dx,
+                            float* dgamma, float* dbeta) {
+  const double M = static_cast<double>(d.M());
+  for (int64_t c = 0; c < d.C; ++c) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (int64_t n = 0; n < d.N; ++n)
+      for (int64_t s = 0; s < d.S; ++s) {
+        const double xhat = (static_cast<double>(run(x, d, n, c)[s]) - mean[c]) * invstd[c];
+        sdy += run(dy, d, n, c)[s];
+        sdyx += run(dy, d, n, c)[s] * xhat;
+      }
+    if (dgamma) dgamma[c] += static_cast<float>(sdyx);
+    if (dbeta) dbeta[c] += static_cast<float>(sdy);
+    if (!dx) continue;
+    const double scale = (gamma ? gamma[c] : 1.0) * invstd[c];
+    for (int64_t n = 0; n < d.N; ++n)
+      for (int64_t s = 0; s < d.S; ++s) {
+        const double xhat = (static_cast<double>(run(x, d, n, c)[s]) - mean[c]) * invstd[c];
+        const double g = run(dy, d, n, c)[s];
+        run(dx, d, n, c)[s] = static_cast<float>(scale * (batch_stats ? g - sdy / M - xhat * sdyx / M : g));
+      }
+  }
+}
+
 }  // namespace mnistcnn::kernels

@@ -14,6 +14,9 @@ struct BnDims {
 
 // mean[c] and the biased variance var[c] (divided by M) of each channel (two passes).
 void batchnorm_stats(const float* x, const BnDims& d, float* mean, float* var);
+// The same with every sum a plain serial double loop: the specification the SIMD-blocked
+// version is tested against.
+void batchnorm_stats_ref(const float* x, const BnDims& d, float* mean, float* var);
 
 // y = (x − mean[c]) · invstd[c] · gamma[c] + beta[c]; gamma/beta null mean 1 and 0.
 void batchnorm_apply(const float* x, const BnDims& d, const float* mean, const float* invstd,
@@ -27,5 +30,8 @@ void batchnorm_apply(const float* x, const BnDims& d, const float* mean, const f
 void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const float* mean,
                         const float* invstd, const float* gamma, bool batch_stats, float* dx,
                         float* dgamma, float* dbeta);
+void batchnorm_backward_ref(const float* x, const float* dy, const BnDims& d, const float* mean,
+                            const float* invstd, const float* gamma, bool batch_stats, float* dx,
+                            float* dgamma, float* dbeta);
 
 }  // namespace mnistcnn::kernels
