@@ -86,7 +86,7 @@ void add_arch_command(CLI::App& app) {
     for (const auto& k : nn::layer_kinds()) {
       std::string aliases;
       for (const auto& a : k.aliases) aliases += (aliases.empty() ? "  also: " : ", ") + a;
-      std::printf("  %-55s%s\n", k.usage.c_str(), aliases.c_str());
+      std::printf("  %-62s%s\n", k.usage.c_str(), aliases.c_str());
     }
   });
 }

@@ -27,7 +27,7 @@ LayerPtr make_pool(Pool2d::Type type, LayerArgs& a) {
 
 const std::vector<LayerKind>& layer_kinds() {
   static const std::vector<LayerKind> kinds = {
-      {"conv", {"conv2d"}, "conv(out_channels, kernel, stride=1, pad=0|same|valid, bias=true)",
+      {"conv", {"conv2d"}, "conv(out_channels, kernel, stride=1, pad=0|same, bias=true)",
        [](LayerArgs& a) -> LayerPtr {
          Conv2d::Options o;
          o.out_channels = a.required_integer(0, "out", 1, kMaxWidth);
@@ -49,7 +49,7 @@ const std::vector<LayerKind>& layer_kinds() {
        [](LayerArgs& a) { return make_pool(Pool2d::Type::Max, a); }},
       {"avgpool", {"avgpool2d", "avg_pool"}, "avgpool(kernel=2, stride=kernel, pad=0)",
        [](LayerArgs& a) { return make_pool(Pool2d::Type::Avg, a); }},
-      {"gap", {"globalavgpool", "global_avg_pool"}, "gap  (global average pooling, N×C×H×W -> N×C×1×1)",
+      {"gap", {"globalavgpool", "global_avg_pool"}, "gap  (global average pooling to N x C x 1 x 1)",
        [](LayerArgs&) -> LayerPtr { return std::make_unique<GlobalAvgPool>(); }},
       {"batchnorm", {"batchnorm2d", "batchnorm1d", "bn"}, "batchnorm(eps=1e-5, momentum=0.1|none, affine=true)",
        [](LayerArgs& a) -> LayerPtr {
@@ -77,7 +77,7 @@ const std::vector<LayerKind>& layer_kinds() {
          const auto alpha = static_cast<float>(a.real(0, "alpha", 1.0, 0.0, 1e3));
          return std::make_unique<Activation>(Activation::Type::Elu, alpha);
        }},
-      {"gelu", {}, "gelu  (exact, x·Φ(x))",
+      {"gelu", {}, "gelu  (exact erf form)",
        [](LayerArgs&) -> LayerPtr { return std::make_unique<Activation>(Activation::Type::Gelu); }},
       {"softmax", {}, "softmax", [](LayerArgs&) -> LayerPtr { return std::make_unique<Softmax>(); }},
       {"dropout", {}, "dropout(p=0.5)",
