@@ -28,13 +28,13 @@ void show(const std::string& what, bool as_json) {
   nn::Sequential net = nn::Sequential::from_spec(resolve_spec(what));
   const auto shapes = net.shapes(1);
   Shape in{1, net.input_shape()[0], net.input_shape()[1], net.input_shape()[2]};
-  int64_t total_params = 0, total_flops = 0;
+  int64_t total_params = 0, total_flops = 0, total_buffers = 0;
   nlohmann::json layers = nlohmann::json::array();
   std::vector<std::array<std::string, 5>> rows;
   for (size_t i = 0; i < net.size(); ++i) {
     nn::Layer& l = net.layer(i);
     int64_t params = 0;
-    for (auto* p : l.params()) params += p->value.numel();
+    for (auto* p : l.params()) (p->buffer ? total_buffers : params) += p->value.numel();
     const int64_t flops = l.flops(in);
     total_params += params;
     total_flops += flops;
@@ -45,7 +45,8 @@ void show(const std::string& what, bool as_json) {
     in = shapes[i];
   }
   if (as_json) {
-    nlohmann::json j = {{"spec", net.spec()}, {"layers", layers}, {"params", total_params}, {"flops", total_flops}};
+    nlohmann::json j = {{"spec", net.spec()}, {"layers", layers}, {"params", total_params},
+                        {"buffers", total_buffers}, {"flops", total_flops}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -58,6 +59,9 @@ void show(const std::string& what, bool as_json) {
     std::printf("%-4s %-26s %-18s %10s %14s\n", r[0].c_str(), r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str());
   std::printf("%s\n", sep);
   std::printf("Total params: %s (%.1f KB as float32)\n", human_count(total_params).c_str(), total_params * 4 / 1024.0);
+  if (total_buffers > 0)
+    std::printf("Buffers: %s (batch norm running statistics, saved but not trained)\n",
+                human_count(total_buffers).c_str());
   std::printf("Forward FLOPs per image: %s (%.2f MFLOP)\n", human_count(total_flops).c_str(), total_flops / 1e6);
   std::printf("Spec: %s\n", net.spec().c_str());
 }
@@ -82,7 +86,7 @@ void add_arch_command(CLI::App& app) {
     for (const auto& k : nn::layer_kinds()) {
       std::string aliases;
       for (const auto& a : k.aliases) aliases += (aliases.empty() ? "  also: " : ", ") + a;
-      std::printf("  %-55s%s\n", k.usage.c_str(), aliases.c_str());
+      std::printf("  %-62s%s\n", k.usage.c_str(), aliases.c_str());
     }
   });
 }

@@ -2,6 +2,7 @@
 // MNIST, their --json contracts, and clear errors with non-zero exits on bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -131,6 +132,33 @@ TEST(Cli, TrainEvalPredictInfoOnRealMnist) {
   EXPECT_EQ(ij["params"], 34826);
   EXPECT_EQ(ij["normalization"]["name"], "scale");
   EXPECT_EQ(ij["provenance"]["preset"], "keras-mnist");
+  std::filesystem::remove_all(dir);
+}
+
+// A network with the issue-7 layers through the real program: batch-norm buffers are
+// saved and reloaded (eval reproduces train's test accuracy exactly), `info` counts
+// learnt parameters only but lists the running statistics.
+TEST(Cli, BatchNormNetworkTrainsSavesAndReloads) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("bn");
+  const std::string model = dir + "/bn.safetensors";
+  const auto t = run_cli("train --arch 'conv(8,3,pad=same) batchnorm leakyrelu maxpool(2) conv(16,3) bn elu maxpool(2) "
+                         "flatten dense(10)' --data " + testing::mnist_dir() +
+                         " --limit 2000 --epochs 1 --threads 1 --json --quiet --out " + model);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const auto tj = nlohmann::json::parse(t.out);
+  EXPECT_GE(tj["test_accuracy"].get<double>(), 0.75);  // measured 0.8485
+  const auto e = run_cli("eval --model " + model + " --data " + testing::mnist_dir() + " --threads 1 --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(nlohmann::json::parse(e.out)["accuracy"].get<double>(), tj["test_accuracy"].get<double>());
+  const auto i = run_cli("info " + model + " --json");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const auto ij = nlohmann::json::parse(i.out);
+  EXPECT_EQ(ij["params"], 80 + 16 + 1168 + 32 + 5770);
+  std::vector<std::string> names;
+  for (const auto& tensor : ij["tensors"]) names.push_back(tensor["name"].get<std::string>());
+  for (const char* want : {"1.running_mean", "1.running_var", "1.num_batches_tracked", "5.running_var"})
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   std::filesystem::remove_all(dir);
 }
 

@@ -186,6 +186,27 @@ TEST(Safetensors, ReadsHandWrittenF16Bf16F64AndScalars) {
   EXPECT_EQ(f.tensors[4].first, "z");
 }
 
+// PyTorch's BatchNorm state holds num_batches_tracked as an int64 scalar.
+TEST(Safetensors, ReadsIntegerTensorsAsFloats) {
+  std::string header =
+      R"({"n":{"dtype":"I64","shape":[],"data_offsets":[0,8]},)"
+      R"("i":{"dtype":"I32","shape":[3],"data_offsets":[8,20]}})";
+  std::vector<uint8_t> data;
+  append<int64_t>(data, 938);
+  for (int32_t v : {-5, 0, 16777216}) append<int32_t>(data, v);
+  SafetensorsFile f = parse_safetensors(file_bytes(header, data), "ints.safetensors");
+  EXPECT_EQ(f.find("n")->shape(), (Shape{1}));
+  EXPECT_EQ((*f.find("n"))[0], 938.0f);
+  const Tensor& i = *f.find("i");
+  EXPECT_EQ(i[0], -5.0f);
+  EXPECT_EQ(i[1], 0.0f);
+  EXPECT_EQ(i[2], 16777216.0f);
+  // The byte count follows the integer width.
+  EXPECT_THROW(parse_safetensors(file_bytes(R"({"n":{"dtype":"I64","shape":[1],"data_offsets":[0,4]}})",
+                                            std::vector<uint8_t>(4)), "short.safetensors"),
+               Error);
+}
+
 TEST(Safetensors, HalfConversionCoversEverySubnormal) {
   std::string header = R"({"h":{"dtype":"F16","shape":[1024],"data_offsets":[0,2048]}})";
   std::vector<uint8_t> data;
@@ -227,7 +248,7 @@ std::vector<Hostile> hostile_cases() {
   c.push_back({"missing shape", one(R"({"dtype":"F32","data_offsets":[0,8]})"), {"tensor 't'", "missing field \"shape\""}});
   c.push_back({"missing offsets", one("{" + good2 + "}"), {"tensor 't'", "missing field \"data_offsets\""}});
   c.push_back({"dtype not a string", one(R"({"dtype":4,"shape":[2],"data_offsets":[0,8]})"), {"\"dtype\" must be a string"}});
-  c.push_back({"unsupported dtype", one(R"({"dtype":"I64","shape":[1],"data_offsets":[0,8]})"), {"tensor 't'", "dtype I64 is not supported"}});
+  c.push_back({"unsupported dtype", one(R"({"dtype":"U16","shape":[4],"data_offsets":[0,8]})"), {"tensor 't'", "dtype U16 is not supported"}});
   c.push_back({"shape not an array", one(R"({"dtype":"F32","shape":2,"data_offsets":[0,8]})"), {"\"shape\" must be an array"}});
   c.push_back({"negative dim", one(R"({"dtype":"F32","shape":[-2],"data_offsets":[0,8]})"), {"tensor 't'", "non-negative integers, found -2"}});
   c.push_back({"fractional dim", one(R"({"dtype":"F32","shape":[2.0],"data_offsets":[0,8]})"), {"non-negative integers"}});

@@ -97,5 +97,57 @@ TEST(CrossEntropy, RejectsLabelsOutOfRange) {
   EXPECT_THROW(loss::cross_entropy(logits, labels, nullptr), Error);
 }
 
+// Label smoothing ε: target (1 − ε)·one_hot + ε/C (PyTorch's label_smoothing), worked by hand.
+TEST(CrossEntropy, LabelSmoothingGoldenValues) {
+  Tensor logits({2, 3});
+  const float v[6] = {0, 0, 0, 1, 2, 3};
+  for (int i = 0; i < 6; ++i) logits[i] = v[i];
+  const std::vector<int32_t> labels = {1, 2};
+  Tensor d;
+  const double loss = loss::cross_entropy(logits, labels, &d, 0.1);
+  const double lse1 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  // Row 0: every class has log-probability −log 3, so any target gives log 3.
+  const double l0 = std::log(3.0);
+  const double l1 = 0.9 * (lse1 - 3.0) + 0.1 / 3.0 * ((lse1 - 1.0) + (lse1 - 2.0) + (lse1 - 3.0));
+  EXPECT_NEAR(loss, (l0 + l1) / 2, 1e-6);
+  EXPECT_NEAR(d[1], (1.0 / 3 - (0.9 + 0.1 / 3)) / 2, 1e-6);
+  EXPECT_NEAR(d[0], (1.0 / 3 - 0.1 / 3) / 2, 1e-6);
+  EXPECT_NEAR(d[5], (std::exp(3.0 - lse1) - (0.9 + 0.1 / 3)) / 2, 1e-6);
+  EXPECT_NEAR(d[3], (std::exp(1.0 - lse1) - 0.1 / 3) / 2, 1e-6);
+}
+
+TEST(CrossEntropy, LabelSmoothingEqualsSmoothedSoftTargets) {
+  Tensor logits = testing::random_tensor({5, 10}, 6);
+  for (auto& v : logits.span()) v *= 4.0f;
+  const std::vector<int32_t> labels = {1, 7, 7, 0, 9};
+  for (double eps : {0.05, 0.1, 0.3, 1.0}) {
+    Tensor targets({5, 10});
+    for (int n = 0; n < 5; ++n)
+      for (int c = 0; c < 10; ++c)
+        targets[n * 10 + c] = static_cast<float>((c == labels[static_cast<size_t>(n)] ? 1.0 - eps : 0.0) + eps / 10);
+    Tensor d1, d2;
+    const double a = loss::cross_entropy(logits, labels, &d1, eps);
+    const double b = loss::categorical_cross_entropy(logits, targets, &d2);
+    EXPECT_NEAR(a, b, 1e-5) << "eps " << eps;
+    EXPECT_LE(testing::worst_mismatch(d1.data(), d2.data(), d1.numel(), 1e-5, 1e-7), 1.0) << "eps " << eps;
+  }
+}
+
+TEST(CrossEntropy, LabelSmoothingGradientMatchesFiniteDifferences) {
+  Tensor logits = testing::random_tensor({4, 10}, 7);
+  for (auto& v : logits.span()) v *= 3.0f;
+  const std::vector<int32_t> labels = {3, 0, 9, 3};
+  Tensor d;
+  loss::cross_entropy(logits, labels, &d, 0.2);
+  expect_gradient(logits, d, [&](const Tensor& z) { return loss::cross_entropy(z, labels, nullptr, 0.2); });
+}
+
+TEST(CrossEntropy, LabelSmoothingOutOfRangeIsRefused) {
+  const Tensor logits({2, 10});
+  const std::vector<int32_t> labels = {1, 2};
+  for (double eps : {-0.1, 1.5, std::nan("")})
+    EXPECT_THROW(loss::cross_entropy(logits, labels, nullptr, eps), Error) << eps;
+}
+
 }  // namespace
 }  // namespace mnistcnn

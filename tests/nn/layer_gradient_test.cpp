@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "mnistcnn/nn/activation.h"
+#include "mnistcnn/nn/batchnorm.h"
 #include "mnistcnn/nn/conv2d.h"
 #include "mnistcnn/nn/dropout.h"
 #include "mnistcnn/nn/flatten.h"
+#include "mnistcnn/nn/global_pool.h"
 #include "mnistcnn/nn/linear.h"
 #include "mnistcnn/nn/pool2d.h"
 #include "support/gradcheck.h"
@@ -98,6 +100,97 @@ TEST(LayerGradient, DropoutTrainAndEval) {
   nn::Dropout d(0.3f);
   expect_gradients_match(d, random_tensor({3, 17}, 13));
   expect_gradients_match(d, random_tensor({3, 17}, 14), {.mode = nn::Mode::Eval});
+}
+
+TEST(LayerGradient, Conv2dSamePadding) {
+  const Shape in{2, 3, 6, 7};
+  auto conv = built(nn::Conv2d({.out_channels = 2, .kernel = 5, .same = true}), in);
+  EXPECT_EQ(conv.output_shape(in), (Shape{2, 2, 6, 7}));
+  expect_gradients_match(conv, random_tensor(in, 17));
+}
+
+TEST(LayerGradient, GlobalAvgPool) {
+  nn::GlobalAvgPool gap;
+  expect_gradients_match(gap, random_tensor({3, 4, 5, 6}, 18));
+}
+
+// Kinks: leaky relu at 0 (inputs kept 0.025 away by the grid); elu is smooth for alpha 1
+// only, so alpha 0.5 needs the same gap; gelu is smooth.
+TEST(LayerGradient, LeakyRelu) {
+  nn::Activation a(nn::Activation::Type::LeakyRelu, 0.1f);
+  expect_gradients_match(a, random_tensor({3, 2, 4, 5}, 19, 0.05f));
+  nn::Activation negative(nn::Activation::Type::LeakyRelu, -0.3f);
+  expect_gradients_match(negative, random_tensor({4, 9}, 20, 0.05f));
+}
+
+TEST(LayerGradient, Elu) {
+  nn::Activation a(nn::Activation::Type::Elu, 1.0f);
+  Tensor x = random_tensor({3, 2, 4, 5}, 21);
+  for (auto& v : x.span()) v *= 3.0f;
+  expect_gradients_match(a, x);
+  nn::Activation half(nn::Activation::Type::Elu, 0.5f);
+  expect_gradients_match(half, random_tensor({4, 9}, 22, 0.05f));
+}
+
+TEST(LayerGradient, Gelu) {
+  nn::Activation a(nn::Activation::Type::Gelu);
+  Tensor x = random_tensor({3, 2, 4, 5}, 23);
+  for (auto& v : x.span()) v *= 4.0f;
+  expect_gradients_match(a, x);
+}
+
+// Batch norm with non-trivial affine parameters and running statistics.
+nn::BatchNorm built_bn(const Shape& in, nn::BatchNorm::Options opt = {}) {
+  auto bn = built(nn::BatchNorm(opt), in);
+  const auto p = bn.params();
+  const int64_t C = in[1];
+  Rng rng(5, 0);
+  for (int64_t c = 0; c < C; ++c) {
+    if (opt.affine) {
+      p[0]->value[c] = rng.uniform(0.5f, 2.0f);    // weight
+      p[1]->value[c] = rng.uniform(-1.0f, 1.0f);   // bias
+    }
+    p[p.size() - 3]->value[c] = rng.uniform(-0.5f, 0.5f);  // running_mean
+    p[p.size() - 2]->value[c] = rng.uniform(0.5f, 2.0f);   // running_var
+  }
+  return bn;
+}
+
+// Train mode: dx flows through the batch mean and variance as well.
+TEST(LayerGradient, BatchNorm2dTrain) {
+  const Shape in{3, 4, 5, 3};
+  auto bn = built_bn(in);
+  Tensor x = random_tensor(in, 24);
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] * 2.0f + static_cast<float>(i % 4);  // per-channel offsets
+  expect_gradients_match(bn, x, {.eps = 1e-3, .rtol = 1e-2, .atol = 1e-3});
+}
+
+TEST(LayerGradient, BatchNorm1dTrain) {
+  const Shape in{6, 5};
+  auto bn = built_bn(in);
+  expect_gradients_match(bn, random_tensor(in, 25), {.eps = 1e-3, .rtol = 1e-2, .atol = 1e-3});
+}
+
+TEST(LayerGradient, BatchNormWithoutAffineTrain) {
+  const Shape in{2, 3, 4, 4};
+  auto bn = built_bn(in, {.momentum = std::nullopt, .affine = false});
+  expect_gradients_match(bn, random_tensor(in, 26), {.eps = 1e-3, .rtol = 1e-2, .atol = 1e-3});
+}
+
+TEST(LayerGradient, BatchNormEval) {
+  const Shape in{3, 4, 3, 5};
+  auto bn = built_bn(in);
+  expect_gradients_match(bn, random_tensor(in, 27), {.mode = nn::Mode::Eval});
+}
+
+// Frozen (weight and bias not trainable): running statistics even in Train mode, so dx
+// is the plain per-channel scale.
+TEST(LayerGradient, BatchNormFrozenInTrainMode) {
+  const Shape in{4, 3, 2, 3};
+  auto bn = built_bn(in);
+  for (auto* p : bn.params()) p->trainable = false;
+  ASSERT_TRUE(bn.frozen());
+  expect_gradients_match(bn, random_tensor(in, 28));
 }
 
 TEST(LayerGradient, FrozenParametersGetNoGradient) {

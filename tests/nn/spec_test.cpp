@@ -46,6 +46,33 @@ TEST(Spec, AliasesAndKeywordsAreAccepted) {
   EXPECT_EQ(net.spec(), "conv(8,5,stride=2) relu maxpool(2) flatten dense(10)");
 }
 
+TEST(Spec, AccuracyLayersRoundTrip) {
+  nn::Sequential net = nn::Sequential::from_spec(
+      "conv(8,3,pad=same) BatchNorm2d LeakyReLU conv(16,5,pad=valid) bn elu gelu lrelu(slope=0.2) elu(alpha=0.5) "
+      "globalavgpool flatten dense(10)");
+  const std::string canonical =
+      "conv(8,3,pad=same) batchnorm leakyrelu(0.01) conv(16,5) batchnorm elu(1) gelu leakyrelu(0.2) elu(0.5) gap "
+      "flatten dense(10)";
+  EXPECT_EQ(net.spec(), canonical);
+  EXPECT_EQ(nn::Sequential::from_spec(canonical).spec(), canonical);
+  // Float parameters print as written, not as their double expansion.
+  EXPECT_EQ(nn::Sequential::from_spec("flatten dropout(0.3) leakyrelu(0.1) dense(10)").spec(),
+            "flatten dropout(0.3) leakyrelu(0.1) dense(10)");
+  const auto shapes = net.shapes(2);
+  EXPECT_EQ(shapes[0], (Shape{2, 8, 28, 28})) << "pad=same keeps 28×28";
+  EXPECT_EQ(shapes[9], (Shape{2, 16, 1, 1})) << "gap keeps 1×1, as AdaptiveAvgPool2d(1)";
+  EXPECT_EQ(shapes.back(), (Shape{2, 10}));
+}
+
+TEST(Spec, SamePaddingIsRefusedWhereItCannotBeSymmetric) {
+  EXPECT_NE(error_of("conv(8,3,stride=2,pad=same) flatten dense(10)").find("needs stride 1"), std::string::npos);
+  EXPECT_NE(error_of("conv(8,4,pad=same) flatten dense(10)").find("odd kernel"), std::string::npos);
+  EXPECT_NE(error_of("conv(8,3,pad=full) flatten dense(10)").find("must be an integer"), std::string::npos);
+  EXPECT_NE(error_of("gap dense(10)").find("flatten"), std::string::npos);
+  EXPECT_NE(error_of("flatten gap").find("N×C×H×W"), std::string::npos);
+  EXPECT_NE(error_of("elu(-1)").find("out of range"), std::string::npos);
+}
+
 TEST(Spec, EveryPresetRoundTrips) {
   for (const auto& p : train::presets()) {
     nn::Sequential net = nn::Sequential::from_spec(p.spec);

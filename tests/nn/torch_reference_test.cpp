@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <span>
@@ -20,76 +19,25 @@
 #include "mnistcnn/nn/sequential.h"
 #include "mnistcnn/nn/spec.h"
 #include "mnistcnn/optim/optimizer.h"
+#include "support/torch_fixture.h"
 
 namespace mnistcnn {
 namespace {
 
-const char* const kFixture = MNISTCNN_SOURCE_DIR "/tests/fixtures/torch_reference.safetensors";
-const char* const kHint = "regenerate with: /usr/bin/python3 scripts/make_torch_fixture.py";
+using testing::expect_close;
+using testing::grad_tol;
+using testing::Tol;
 
-const io::SafetensorsFile& fixture() {
-  static const io::SafetensorsFile f = io::read_safetensors(kFixture);
-  return f;
-}
+const char* const kFixture = "torch_reference.safetensors";
 
-const Tensor& torch_ref(const std::string& name) {
-  const Tensor* t = fixture().find(name);
-  if (!t) throw Error("torch reference fixture has no tensor '" + name + "'", kHint);
-  return *t;
-}
-
-struct Tol {
-  double atol, rtol;
-};
-
-// Every element within atol + rtol·|expected|; on failure names the tensor and its worst
-// element (index, both values, absolute difference). Records the largest differences as
-// test properties (visible with --gtest_output=xml).
-void expect_close(const std::string& name, std::span<const float> got, const Tensor& want, Tol tol) {
-  ASSERT_EQ(static_cast<int64_t>(got.size()), want.numel()) << name << ": element count differs";
-  double worst = 0.0, max_abs = 0.0, max_rel = 0.0;
-  int64_t at = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    const double g = got[i], w = want[i], d = std::abs(g - w);
-    const double ratio = d / (tol.atol + tol.rtol * std::abs(w));
-    if (!(ratio <= worst)) worst = ratio, at = i;  // NaN counts as worst
-    max_abs = std::max(max_abs, d);
-    if (w != 0.0) max_rel = std::max(max_rel, d / std::abs(w));
-  }
-  char diffs[64];
-  std::snprintf(diffs, sizeof diffs, "max_abs=%.3g max_rel=%.3g", max_abs, max_rel);
-  ::testing::Test::RecordProperty(name, diffs);
-  char worst_text[200];
-  std::snprintf(worst_text, sizeof worst_text,
-                "worst element [%lld] is %.9g, PyTorch has %.9g (|diff| %.3g, allowed %.3g + %.3g·|ref|)",
-                static_cast<long long>(at), got[at], want[at], std::abs(got[at] - want[at]), tol.atol, tol.rtol);
-  EXPECT_LE(worst, 1.0) << name << " " << want.shape().str() << ": " << worst_text << "; " << diffs;
-}
-
-void expect_close(const std::string& name, const Tensor& got, const Tensor& want, Tol tol) {
-  ASSERT_EQ(got.shape(), want.shape()) << name << ": shape " << got.shape().str() << " vs PyTorch's "
-                                       << want.shape().str();
-  expect_close(name, got.span(), want, tol);
-}
-
-// Gradients: relative, with an absolute floor scaled to the tensor's largest entry so
-// near-zero sums (rounding-order noise) do not fail.
-Tol grad_tol(const Tensor& want) {
-  float peak = 0.0f;
-  for (float v : want.span()) peak = std::max(peak, std::abs(v));
-  return {1e-6 + 1e-4 * peak, 1e-3};
-}
+const io::SafetensorsFile& fixture() { return testing::torch_fixture(kFixture); }
+const Tensor& torch_ref(const std::string& name) { return testing::torch_tensor(kFixture, name); }
 
 constexpr Tol kLogits{1e-4, 1e-4};
 constexpr Tol kLoss{1e-5, 1e-5};
 constexpr Tol kParams{1e-4, 1e-4};
 
-std::vector<int32_t> labels(const std::string& tag) {
-  const Tensor& y = torch_ref(tag + "/labels");
-  std::vector<int32_t> out;
-  for (float v : y.span()) out.push_back(static_cast<int32_t>(v));
-  return out;
-}
+std::vector<int32_t> labels(const std::string& tag) { return testing::torch_labels(torch_ref(tag + "/labels")); }
 
 // The preset's network with PyTorch's initial weights copied in by name.
 nn::Sequential load_net(const std::string& tag, const std::string& spec) {
@@ -181,7 +129,7 @@ const std::string kLenetSpec =
 
 TEST(TorchReference, FixtureRecordsItsOrigin) {
   const auto& meta = fixture().metadata;
-  ASSERT_TRUE(meta.count("command")) << kHint;
+  ASSERT_TRUE(meta.count("command")) << "regenerate with: /usr/bin/python3 scripts/make_torch_fixture.py";
   EXPECT_EQ(meta.at("command"), "/usr/bin/python3 scripts/make_torch_fixture.py");
   EXPECT_EQ(meta.at("keras_spec"), kKerasSpec);
   EXPECT_EQ(meta.at("lenet_spec"), kLenetSpec);

@@ -93,6 +93,19 @@ TEST(Optimizers, FrozenParametersNeverMove) {
   EXPECT_EQ(p.value[0], 1.0f);
 }
 
+TEST(Optimizers, BuffersNeverMoveEvenWhenMarkedTrainable) {
+  auto p = scalar_param(1.0f, 0.5f);
+  p.buffer = true;  // e.g. batch norm's running_var after an "unfreeze all"
+  optim::Sgd sgd({&p}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1});
+  optim::Adam adam({&p}, {.lr = 0.1, .weight_decay = 0.1, .decoupled = true});
+  for (int i = 0; i < 3; ++i) {
+    sgd.step();
+    adam.step();
+  }
+  EXPECT_EQ(p.value[0], 1.0f);
+  EXPECT_TRUE(adam.state().empty());
+}
+
 TEST(Optimizers, StateIsKeyedByParameterName) {
   auto p = scalar_param(1.0f, 0.5f);
   optim::Adam adam({&p}, {});

@@ -248,8 +248,10 @@ TEST(Freezing, FrozenLayersNeverMoveAndGetNoGradient) {
       zero_grad = zero_grad && params[i]->grad[k] == 0.0f;
     }
     EXPECT_EQ(same, frozen) << params[i]->name;
-    if (frozen) EXPECT_TRUE(zero_grad) << params[i]->name << " got a gradient";
-    if (frozen) EXPECT_FALSE(r.opt->state().count(params[i]->name + "/exp_avg")) << params[i]->name;
+    if (frozen) {
+      EXPECT_TRUE(zero_grad) << params[i]->name << " got a gradient";
+      EXPECT_FALSE(r.opt->state().count(params[i]->name + "/exp_avg")) << params[i]->name;
+    }
   }
 }
 

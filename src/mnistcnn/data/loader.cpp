@@ -47,7 +47,15 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
   start_epoch(0);
 }
 
+void Loader::set_augment(const AugmentOptions& opt) {
+  if (opt.any())
+    augment_.emplace(opt, seed_);
+  else
+    augment_.reset();
+}
+
 void Loader::start_epoch(int64_t epoch) {
+  epoch_ = epoch;
   if (!shuffle_) {
     order_ = indices_;
     return;
@@ -65,6 +73,21 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
   x.resize({n, 1, data_.rows, data_.cols});
   y.resize(static_cast<size_t>(n));
   float* out = x.data();
+  if (augment_) {
+#pragma omp parallel
+    {
+      AugmentScratch scratch;
+#pragma omp for schedule(dynamic, 4)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t idx = order_[static_cast<size_t>(begin + i)];
+        float* dst = out + i * pixels;
+        augment_->apply(data_.images.data() + idx * pixels, dst, data_.rows, data_.cols, epoch_, idx, scratch);
+        for (int64_t p = 0; p < pixels; ++p) dst[p] = norm_.apply(dst[p]);
+        y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
+      }
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     const int64_t idx = order_[static_cast<size_t>(begin + i)];
     const uint8_t* src = data_.images.data() + idx * pixels;

@@ -1,11 +1,14 @@
 // Loader: batches of a Dataset (or a subset of its indices), shuffled per epoch from
-// the run's seed, converted from bytes to normalised floats one batch at a time.
-// The order of epoch e depends only on (seed, e), so a resumed run sees the same data.
+// the run's seed, optionally augmented, converted from bytes to normalised floats one
+// batch at a time. The order of epoch e depends only on (seed, e), and an image's
+// augmentation only on (seed, e, its dataset index), so a resumed run sees the same data.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <vector>
 
+#include "mnistcnn/data/augment.h"
 #include "mnistcnn/data/dataset.h"
 #include "mnistcnn/data/normalize.h"
 #include "mnistcnn/tensor/tensor.h"
@@ -18,12 +21,19 @@ class Loader {
   Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_size, bool shuffle,
          uint64_t seed, Normalization norm);
 
-  // Fixes the order for epoch `epoch` (identity when not shuffling).
+  // Augments every image of later batch() calls (for training loaders), with draws from
+  // the loader's seed; an empty or all-zero `opt` turns augmentation off. Throws Error
+  // for options out of range.
+  void set_augment(const AugmentOptions& opt);
+  const AugmentOptions* augment() const { return augment_ ? &augment_->options() : nullptr; }
+
+  // Fixes the order (identity when not shuffling) and augmentation draws for `epoch`.
   void start_epoch(int64_t epoch);
   int64_t size() const { return static_cast<int64_t>(indices_.size()); }
   int64_t batch_size() const { return batch_size_; }
   int64_t num_batches() const { return (size() + batch_size_ - 1) / batch_size_; }
   // Batch b of the current epoch (the last one may be smaller): x N×1×H×W, y N labels.
+  // Augmented images are made in parallel (OpenMP), one per thread at a time.
   void batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const;
   const Dataset& dataset() const { return data_; }
   const std::vector<int64_t>& indices() const { return indices_; }
@@ -39,7 +49,9 @@ class Loader {
   int64_t batch_size_;
   bool shuffle_;
   uint64_t seed_;
+  int64_t epoch_ = 0;
   Normalization norm_;
+  std::optional<Augmenter> augment_;
   float lut_[256];  // byte -> normalised float
 };
 

@@ -1,7 +1,9 @@
-// Model files: safetensors holding the parameters under their PyTorch names
-// ("0.weight", OC×C×KH×KW for convs, out×in for dense layers) and, in __metadata__, the
-// architecture spec, input shape, normalisation, class names and provenance, so that a
-// file alone is enough to rebuild, evaluate and run the model.
+// Model files: safetensors holding the parameters and buffers under their PyTorch names
+// ("0.weight", OC×C×KH×KW for convs, out×in for dense layers, "1.running_mean") and, in
+// __metadata__, the architecture spec, input shape, normalisation, class names and
+// provenance, so that a file alone is enough to rebuild, evaluate and run the model.
+// num_batches_tracked (an int64 scalar in PyTorch) is written as F32 of shape [1], which
+// PyTorch's load_state_dict accepts, and PyTorch's I64 scalar reads back as shape [1].
 #pragma once
 #include <map>
 #include <string>

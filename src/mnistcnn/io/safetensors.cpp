@@ -22,7 +22,7 @@ using Json = nlohmann::json;
 
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference refuses larger headers
 
-enum class Dtype { F32, F64, F16, BF16 };
+enum class Dtype { F32, F64, F16, BF16, I64, I32 };
 
 struct Entry {
   std::string name;
@@ -78,8 +78,10 @@ float bf16_to_float(uint16_t b) { return std::bit_cast<float>(static_cast<uint32
 
 size_t dtype_size(Dtype d) {
   switch (d) {
-    case Dtype::F64: return 8;
-    case Dtype::F32: return 4;
+    case Dtype::F64:
+    case Dtype::I64: return 8;
+    case Dtype::F32:
+    case Dtype::I32: return 4;
     case Dtype::F16:
     case Dtype::BF16: return 2;
   }
@@ -116,8 +118,10 @@ Entry parse_entry(const std::string& key, const Json& info, const std::string& w
   else if (dt == "F64") e.dtype = Dtype::F64;
   else if (dt == "F16") e.dtype = Dtype::F16;
   else if (dt == "BF16") e.dtype = Dtype::BF16;
+  else if (dt == "I64") e.dtype = Dtype::I64;
+  else if (dt == "I32") e.dtype = Dtype::I32;
   else
-    throw Error(where + ": dtype " + dt + " is not supported (expected F32, F64, F16 or BF16)",
+    throw Error(where + ": dtype " + dt + " is not supported (expected F32, F64, F16, BF16, I64 or I32)",
                 "convert the tensor to floating point before saving");
 
   const Json& shape = field("shape");
@@ -181,6 +185,20 @@ Tensor decode(const Entry& e, const uint8_t* p) {
         uint16_t v;
         std::memcpy(&v, p + 2 * i, 2);
         out[i] = e.dtype == Dtype::F16 ? half_to_float(v) : bf16_to_float(v);
+      }
+      break;
+    case Dtype::I64:  // counters such as PyTorch's num_batches_tracked
+      for (size_t i = 0; i < n; ++i) {
+        int64_t v;
+        std::memcpy(&v, p + 8 * i, 8);
+        out[i] = static_cast<float>(v);
+      }
+      break;
+    case Dtype::I32:
+      for (size_t i = 0; i < n; ++i) {
+        int32_t v;
+        std::memcpy(&v, p + 4 * i, 4);
+        out[i] = static_cast<float>(v);
       }
       break;
   }

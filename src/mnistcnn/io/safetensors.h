@@ -1,6 +1,8 @@
 // safetensors: an 8-byte little-endian header length, a JSON header naming each tensor's
 // dtype, shape and byte range, then the raw little-endian data. We write F32 and read
-// F32/F64/F16/BF16; the reader treats every file as hostile and never over-reads.
+// F32/F64/F16/BF16 and the integers I64/I32 (as float: exact up to 2^24, enough for
+// PyTorch's int64 num_batches_tracked); the reader treats every file as hostile and
+// never over-reads.
 #pragma once
 #include <cstddef>
 #include <cstdint>

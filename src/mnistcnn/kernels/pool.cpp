@@ -137,4 +137,19 @@ void avgpool_backward(const float* dy, int64_t P, const PoolGeometry& g, float* 
   }
 }
 
+void global_avgpool_forward(const float* x, int64_t P, int64_t HW, float* y) {
+  for (int64_t p = 0; p < P; ++p) {
+    const float* xp = x + p * HW;
+    double s = 0.0;
+    for (int64_t i = 0; i < HW; ++i) s += xp[i];
+    y[p] = static_cast<float>(s / static_cast<double>(HW));
+  }
+}
+
+void global_avgpool_backward(const float* dy, int64_t P, int64_t HW, float* dx) {
+  const float inv = 1.0f / static_cast<float>(HW);
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t i = 0; i < HW; ++i) dx[p * HW + i] = dy[p] * inv;
+}
+
 }  // namespace mnistcnn::kernels

@@ -25,4 +25,9 @@ void avgpool_forward(const float* x, int64_t P, const PoolGeometry& g, float* y)
 // dx (P×H×W) is overwritten: each dy is spread evenly over its window.
 void avgpool_backward(const float* dy, int64_t P, const PoolGeometry& g, float* dx);
 
+// Global average pooling: y[p] = mean of plane p's HW values (x P×HW, y P); backward
+// overwrites dx (P×HW) with dy[p]/HW.
+void global_avgpool_forward(const float* x, int64_t P, int64_t HW, float* y);
+void global_avgpool_backward(const float* dy, int64_t P, int64_t HW, float* dx);
+
 }  // namespace mnistcnn::kernels

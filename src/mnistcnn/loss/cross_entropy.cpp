@@ -31,10 +31,14 @@ void check_logits(const Tensor& logits, int64_t rows) {
 
 }  // namespace
 
-double cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tensor* dlogits) {
+double cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tensor* dlogits,
+                     double label_smoothing) {
   const int64_t N = static_cast<int64_t>(labels.size());
   check_logits(logits, N);
   const int64_t C = logits.dim(1);
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+    throw Error("loss: label smoothing must be in [0, 1], got " + std::to_string(label_smoothing));
+  const double eps = label_smoothing, off = eps / static_cast<double>(C);
   if (dlogits) dlogits->resize(logits.shape());
   double total = 0.0;
   for (int64_t n = 0; n < N; ++n) {
@@ -44,10 +48,19 @@ double cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tens
                   " is outside [0, " + std::to_string(C) + ")");
     const float* row = logits.data() + n * C;
     float* g = dlogits ? dlogits->data() + n * C : nullptr;
-    total += log_sum_exp(row, C, g) - row[y];
-    if (g) {
+    const double lse = log_sum_exp(row, C, g);
+    total += (1.0 - eps) * (lse - row[y]);
+    if (eps > 0.0) {
+      // ε/C · Σ_c (lse − z_c): the uniform part of the target.
+      double sum = 0.0;
+      for (int64_t c = 0; c < C; ++c) sum += row[c];
+      total += eps * lse - off * sum;
+    }
+    if (g && eps == 0.0) {
       g[y] -= 1.0f;
       for (int64_t c = 0; c < C; ++c) g[c] /= static_cast<float>(N);
+    } else if (g) {
+      for (int64_t c = 0; c < C; ++c) g[c] = static_cast<float>((g[c] - off - (c == y ? 1.0 - eps : 0.0)) / N);
     }
   }
   return N ? total / N : 0.0;

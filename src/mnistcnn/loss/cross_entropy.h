@@ -10,8 +10,11 @@
 
 namespace mnistcnn::loss {
 
-// Integer class labels in [0, C). Returns the mean loss.
-double cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tensor* dlogits);
+// Integer class labels in [0, C). Returns the mean loss. label_smoothing ε in [0, 1] is
+// PyTorch's CrossEntropyLoss(label_smoothing=ε): the target of each row is
+// (1 − ε)·one_hot(label) + ε/C, so the gradient is softmax − target (over N).
+double cross_entropy(const Tensor& logits, std::span<const int32_t> labels, Tensor* dlogits,
+                     double label_smoothing = 0.0);
 
 // Target distributions (N×C, e.g. one-hot rows; each row should sum to 1), as Keras'
 // categorical_crossentropy. Equals cross_entropy for one-hot targets.

@@ -9,12 +9,22 @@ namespace mnistcnn::nn {
 Conv2d::Conv2d(const Options& opt) : opt_(opt) {
   if (opt.out_channels < 1 || opt.kernel < 1 || opt.stride < 1 || opt.padding < 0)
     throw Error("conv: out_channels, kernel and stride must be positive and padding non-negative");
+  if (opt.same) {
+    if (opt.stride != 1)
+      throw Error("conv: pad=same needs stride 1 (got stride " + std::to_string(opt.stride) + ")",
+                  "as in PyTorch; give the padding as a number for strided convolutions");
+    if (opt.kernel % 2 == 0)
+      throw Error("conv: pad=same needs an odd kernel (got " + std::to_string(opt.kernel) + ")",
+                  "even kernels would need uneven padding, which is not supported");
+    opt_.padding = (opt.kernel - 1) / 2;
+  }
 }
 
 std::string Conv2d::spec() const {
   std::string s = "conv(" + std::to_string(opt_.out_channels) + "," + std::to_string(opt_.kernel);
   if (opt_.stride != 1) s += ",stride=" + std::to_string(opt_.stride);
-  if (opt_.padding != 0) s += ",pad=" + std::to_string(opt_.padding);
+  if (opt_.same) s += ",pad=same";
+  else if (opt_.padding != 0) s += ",pad=" + std::to_string(opt_.padding);
   if (!opt_.bias) s += ",bias=false";
   return s + ")";
 }

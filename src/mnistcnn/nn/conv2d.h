@@ -1,5 +1,6 @@
 // Conv2d: 2-D convolution with stride and zero padding, weights OC×C×KH×KW and bias OC
 // (PyTorch layout), computed as im2col + one gemm per batch (kernels/conv.h).
+// "same" padding keeps H×W: stride 1 only, as in PyTorch, and odd kernels (symmetric).
 #pragma once
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/nn/layer.h"
@@ -13,6 +14,7 @@ class Conv2d : public Layer {
     int64_t kernel = 3;
     int64_t stride = 1;
     int64_t padding = 0;
+    bool same = false;  // padding = (kernel − 1)/2, written pad=same in specs
     bool bias = true;
   };
   explicit Conv2d(const Options& opt);

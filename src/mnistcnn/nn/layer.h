@@ -18,10 +18,16 @@ enum class Mode { Train, Eval };
 // U(±1/√fan_in) biases) or Keras' (Glorot-uniform weights, zero biases).
 enum class Init { Torch, GlorotUniform };
 
+// A named tensor of a layer. Buffers (batch norm's running statistics) are state, not
+// weights: saved and loaded with the model, never learnt (whatever `trainable` says,
+// e.g. after an "unfreeze all"), never touched by optimizers, updated by forward in
+// Train mode; their grad stays zero.
 struct Param {
   std::string name;   // dotted and stable: "0.weight" (PyTorch nn.Sequential naming)
   Tensor value, grad;
   bool trainable = true;
+  bool buffer = false;
+  bool learnable() const { return trainable && !buffer; }
 };
 
 class Layer {

@@ -2,9 +2,11 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/nn/activation.h"
+#include "mnistcnn/nn/batchnorm.h"
 #include "mnistcnn/nn/conv2d.h"
 #include "mnistcnn/nn/dropout.h"
 #include "mnistcnn/nn/flatten.h"
+#include "mnistcnn/nn/global_pool.h"
 #include "mnistcnn/nn/linear.h"
 #include "mnistcnn/nn/pool2d.h"
 
@@ -25,13 +27,14 @@ LayerPtr make_pool(Pool2d::Type type, LayerArgs& a) {
 
 const std::vector<LayerKind>& layer_kinds() {
   static const std::vector<LayerKind> kinds = {
-      {"conv", {"conv2d"}, "conv(out_channels, kernel, stride=1, pad=0, bias=true)",
+      {"conv", {"conv2d"}, "conv(out_channels, kernel, stride=1, pad=0|same, bias=true)",
        [](LayerArgs& a) -> LayerPtr {
          Conv2d::Options o;
          o.out_channels = a.required_integer(0, "out", 1, kMaxWidth);
          o.kernel = a.integer(1, "kernel", 3, 1, kMaxKernel);
          o.stride = a.integer(2, "stride", 1, 1, kMaxKernel);
-         o.padding = a.integer(3, "pad", 0, 0, kMaxKernel);
+         o.same = a.word(3, "pad", "same");
+         if (!o.same && !a.word(3, "pad", "valid")) o.padding = a.integer(3, "pad", 0, 0, kMaxKernel);
          o.bias = a.boolean(4, "bias", true);
          return std::make_unique<Conv2d>(o);
        }},
@@ -46,6 +49,17 @@ const std::vector<LayerKind>& layer_kinds() {
        [](LayerArgs& a) { return make_pool(Pool2d::Type::Max, a); }},
       {"avgpool", {"avgpool2d", "avg_pool"}, "avgpool(kernel=2, stride=kernel, pad=0)",
        [](LayerArgs& a) { return make_pool(Pool2d::Type::Avg, a); }},
+      {"gap", {"globalavgpool", "global_avg_pool"}, "gap  (global average pooling to N x C x 1 x 1)",
+       [](LayerArgs&) -> LayerPtr { return std::make_unique<GlobalAvgPool>(); }},
+      {"batchnorm", {"batchnorm2d", "batchnorm1d", "bn"}, "batchnorm(eps=1e-5, momentum=0.1|none, affine=true)",
+       [](LayerArgs& a) -> LayerPtr {
+         BatchNorm::Options o;
+         o.eps = a.real(0, "eps", 1e-5, 1e-12, 1.0);
+         if (a.word(1, "momentum", "none")) o.momentum.reset();
+         else o.momentum = a.real(1, "momentum", 0.1, 0.0, 1.0);
+         o.affine = a.boolean(2, "affine", true);
+         return std::make_unique<BatchNorm>(o);
+       }},
       {"flatten", {}, "flatten", [](LayerArgs&) -> LayerPtr { return std::make_unique<Flatten>(); }},
       {"relu", {}, "relu",
        [](LayerArgs&) -> LayerPtr { return std::make_unique<Activation>(Activation::Type::Relu); }},
@@ -53,6 +67,18 @@ const std::vector<LayerKind>& layer_kinds() {
        [](LayerArgs&) -> LayerPtr { return std::make_unique<Activation>(Activation::Type::Sigmoid); }},
       {"tanh", {}, "tanh",
        [](LayerArgs&) -> LayerPtr { return std::make_unique<Activation>(Activation::Type::Tanh); }},
+      {"leakyrelu", {"leaky_relu", "lrelu"}, "leakyrelu(slope=0.01)",
+       [](LayerArgs& a) -> LayerPtr {
+         const auto slope = static_cast<float>(a.real(0, "slope", 0.01, -1e3, 1e3));
+         return std::make_unique<Activation>(Activation::Type::LeakyRelu, slope);
+       }},
+      {"elu", {}, "elu(alpha=1)",
+       [](LayerArgs& a) -> LayerPtr {
+         const auto alpha = static_cast<float>(a.real(0, "alpha", 1.0, 0.0, 1e3));
+         return std::make_unique<Activation>(Activation::Type::Elu, alpha);
+       }},
+      {"gelu", {}, "gelu  (exact erf form)",
+       [](LayerArgs&) -> LayerPtr { return std::make_unique<Activation>(Activation::Type::Gelu); }},
       {"softmax", {}, "softmax", [](LayerArgs&) -> LayerPtr { return std::make_unique<Softmax>(); }},
       {"dropout", {}, "dropout(p=0.5)",
        [](LayerArgs& a) -> LayerPtr {

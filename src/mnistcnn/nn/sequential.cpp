@@ -87,7 +87,7 @@ void Sequential::backward(const Tensor& dout, size_t end, bool to_input) {
   size_t first_trainable = end;
   for (size_t i = 0; i < end && first_trainable == end; ++i)
     for (Param* p : layers_[i]->params())
-      if (p->trainable) {
+      if (p->learnable()) {
         first_trainable = i;
         break;
       }
@@ -133,7 +133,8 @@ void Sequential::zero_grad() {
 
 int64_t Sequential::param_count() {
   int64_t n = 0;
-  for (Param* p : params()) n += p->value.numel();
+  for (Param* p : params())
+    if (!p->buffer) n += p->value.numel();
   return n;
 }
 

@@ -55,9 +55,10 @@ class Sequential {
   size_t logits_end() const;
   bool ends_in_softmax() const { return logits_end() != layers_.size(); }
 
+  // Every named tensor, buffers (batch norm's running statistics) included.
   std::vector<Param*> params();
   void zero_grad();
-  int64_t param_count();
+  int64_t param_count();  // learnt parameters only, as PyTorch's parameters(): no buffers
 
   size_t size() const { return layers_.size(); }
   Layer& layer(size_t i) { return *layers_.at(i); }

@@ -74,6 +74,16 @@ bool LayerArgs::boolean(size_t pos, const std::string& key, bool fallback) {
   throw Error(what_ + " '" + layer_ + "': argument '" + key + "' must be true or false, got '" + *s + "'");
 }
 
+bool LayerArgs::word(size_t pos, const std::string& key, const std::string& word) {
+  auto it = named_.find(key);
+  const std::string* s = it != named_.end()         ? &it->second
+                         : pos < positional_.size() ? &positional_[pos]
+                                                    : nullptr;
+  if (!s || *s != word) return false;
+  find(pos, key);  // marks it used; refuses it given both by position and by name
+  return true;
+}
+
 void LayerArgs::finish() const {
   for (size_t i = 0; i < positional_.size(); ++i)
     if (!used_pos_[i])
@@ -155,9 +165,26 @@ std::vector<LayerSpec> parse_spec(const std::string& spec) {
 
 std::string spec_number(double v) {
   char buf[64];
+  if (v == std::trunc(v) && std::fabs(v) < 1e15) {  // whole numbers without exponent: 180, not 1.8e+02
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
   for (int prec = 1; prec <= 17; ++prec) {
     std::snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+std::string spec_number(float v) {
+  char buf[64];
+  if (v == std::trunc(v) && std::fabs(v) < 1e7f) {
+    std::snprintf(buf, sizeof buf, "%.0f", static_cast<double>(v));
+    return buf;
+  }
+  for (int prec = 1; prec <= 9; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, static_cast<double>(v));
+    if (static_cast<float>(std::strtod(buf, nullptr)) == v) break;
   }
   return buf;
 }

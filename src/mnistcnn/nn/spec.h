@@ -21,6 +21,9 @@ class LayerArgs {
   int64_t required_integer(size_t pos, const std::string& key, int64_t lo, int64_t hi);
   double real(size_t pos, const std::string& key, double fallback, double lo, double hi);
   bool boolean(size_t pos, const std::string& key, bool fallback);
+  // True, consuming the argument, when it is given and is exactly `word` (pad=same,
+  // momentum=none); otherwise leaves it to the typed accessors above.
+  bool word(size_t pos, const std::string& key, const std::string& word);
   // Throws if any argument was not consumed by the accessors above.
   void finish() const;
 
@@ -46,7 +49,10 @@ struct LayerSpec {
 // Splits a spec line into layer specs; throws Error on syntax errors (naming the column).
 std::vector<LayerSpec> parse_spec(const std::string& spec);
 
-// Formats a number for a spec so that it parses back to the same value.
+// Formats a number for a spec so that it parses back to the same value. The float form
+// is for float parameters (dropout's p, leakyrelu's slope): 0.3f gives "0.3", the
+// shortest text that reads back as the same float.
 std::string spec_number(double v);
+std::string spec_number(float v);
 
 }  // namespace mnistcnn::nn

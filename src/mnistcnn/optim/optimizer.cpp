@@ -37,7 +37,7 @@ void Sgd::step() {
   const float mu = static_cast<float>(opt_.momentum), wd = static_cast<float>(opt_.weight_decay),
               damp = 1.0f - static_cast<float>(opt_.dampening);
   for (nn::Param* p : params_) {
-    if (!p->trainable) continue;
+    if (!p->learnable()) continue;
     const bool first = count_step(*p) == 1;
     const float lr = static_cast<float>(lr_ * lr_multiplier(p->name));
     float* w = p->value.data();
@@ -68,7 +68,7 @@ void Adam::step() {
   const float b1 = static_cast<float>(opt_.beta1), b2 = static_cast<float>(opt_.beta2);
   const float eps = static_cast<float>(opt_.eps), wd = static_cast<float>(opt_.weight_decay);
   for (nn::Param* p : params_) {
-    if (!p->trainable) continue;
+    if (!p->learnable()) continue;
     const auto t = static_cast<double>(count_step(*p));
     const double lr = lr_ * lr_multiplier(p->name);
     const double bc1 = 1.0 - std::pow(opt_.beta1, t);

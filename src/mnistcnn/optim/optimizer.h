@@ -1,7 +1,7 @@
 // Optimizers over named parameters, with PyTorch's update rules and defaults. Their
 // state (momentum buffers, Adam moments) is keyed by parameter name, "0.weight/exp_avg",
 // so it can be saved, restored and matched to a changed model. Frozen parameters
-// (trainable == false) are never touched.
+// (trainable == false) and buffers (batch norm's running statistics) are never touched.
 #pragma once
 #include <map>
 #include <memory>

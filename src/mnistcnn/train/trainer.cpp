@@ -45,7 +45,7 @@ namespace {
 
 bool finite_grads(const std::vector<nn::Param*>& params) {
   for (const nn::Param* p : params) {
-    if (!p->trainable) continue;
+    if (!p->learnable()) continue;
     const float* g = p->grad.data();
     float sum = 0.0f;  // NaN and ±inf survive a sum; a finite sum overflowing is itself a divergence
     for (int64_t i = 0; i < p->grad.numel(); ++i) sum += g[i] * 0.0f;
