@@ -185,6 +185,8 @@ void run_finetune(FinetuneArgs& a) {
              {"data", d.train->fingerprint()},
              {"free/epochs", std::to_string(recipe.epochs)}, {"free/lr", fmt("%g", recipe.lr)},
              {"free/schedule", a.run.schedule}};
+  std::map<std::string, std::string> regularisation;
+  apply_regularisation(a.run, *d.train, job.run, regularisation);
   if (!a.run.resume.empty()) {
     std::string path;
     train::Checkpoint ck = load_resume(a.run.resume, path);
@@ -239,8 +241,10 @@ void run_finetune(FinetuneArgs& a) {
                          {"batch_size", std::to_string(recipe.batch_size)}, {"epochs", std::to_string(recipe.epochs)},
                          {"seed", std::to_string(a.seed)}, {"train_images", std::to_string(d.train->size())},
                          {"data", a.data.source.data}, {"threads", std::to_string(threads)}, {"mnistcnn_version", "0.1.0"}};
+  job.info.provenance.insert(regularisation.begin(), regularisation.end());
   job.recipe = {{"optimizer", recipe.optimizer}, {"lr", recipe.lr}, {"batch_size", recipe.batch_size},
                 {"epochs", recipe.epochs}, {"schedule", a.run.schedule}, {"freeze", a.freeze},
+                {"augment", regularisation["augment"]}, {"label_smoothing", a.run.label_smoothing},
                 {"frozen_layers", frozen_with_params}, {"new_head", a.new_head}, {"lr_mult", a.lr_mult},
                 {"loaded", report.loaded}, {"initialised", report.initialised}, {"skipped", report.skipped},
                 {"seed", a.seed}, {"threads", threads}};

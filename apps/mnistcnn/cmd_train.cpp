@@ -90,6 +90,8 @@ void run_train(TrainArgs& a) {
              {"data", train_loader.fingerprint()},
              {"free/epochs", std::to_string(recipe.epochs)}, {"free/lr", fmt("%g", recipe.lr)},
              {"free/schedule", a.run.schedule}};
+  std::map<std::string, std::string> regularisation;
+  apply_regularisation(a.run, *d.train, job.run, regularisation);
   if (!a.run.resume.empty()) {
     std::string path;
     train::Checkpoint ck = load_resume(a.run.resume, path);
@@ -132,9 +134,11 @@ void run_train(TrainArgs& a) {
                          {"seed", std::to_string(a.seed)}, {"init", nn::init_name(recipe.init)},
                          {"train_images", std::to_string(train_loader.size())}, {"data", a.data.source.data},
                          {"threads", std::to_string(threads)}, {"mnistcnn_version", "0.1.0"}};
+  job.info.provenance.insert(regularisation.begin(), regularisation.end());
   job.recipe = {{"optimizer", recipe.optimizer}, {"lr", recipe.lr}, {"momentum", recipe.momentum},
                 {"weight_decay", recipe.weight_decay}, {"batch_size", recipe.batch_size},
                 {"epochs", recipe.epochs}, {"normalization", norm.name()}, {"schedule", a.run.schedule},
+                {"augment", regularisation["augment"]}, {"label_smoothing", a.run.label_smoothing},
                 {"init", nn::init_name(recipe.init)}, {"seed", a.seed}, {"threads", threads}};
   run_training_job(job, a.run);
 }

@@ -120,6 +120,11 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
                   "as the original run (--epochs, --lr and --schedule may change)");
   cmd->add_option("--on-nan", f.on_nan, "a non-finite loss or gradient: stop (keeping the last checkpoint) | skip the batch")
       ->check(CLI::IsMember({"stop", "skip"}))->capture_default_str();
+  cmd->add_option("--label-smoothing", f.label_smoothing, "cross-entropy against (1-e)·one-hot + e/classes")
+      ->check(finite_number())->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--max-norm", f.max_norm, "after each step, scale each unit's incoming weights to norm <= this (0: off)")
+      ->check(finite_number())->check(CLI::Range(0.0, 1e6));
+  add_augment_options(cmd, f.augment);
   cmd->add_flag("--json", f.as_json, "print one JSON object with the results on stdout");
   cmd->add_flag("--quiet,-q", f.quiet, "no progress output");
 }
@@ -207,6 +212,16 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
   }
 }
 
+void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::string, std::string>& run,
+                          std::map<std::string, std::string>& provenance) {
+  const data::AugmentOptions aug = resolve_augment(f.augment);
+  train.set_augment(aug);
+  const std::string text = data::augment_to_string(aug);
+  run["augment"] = provenance["augment"] = text;
+  run["label_smoothing"] = provenance["label_smoothing"] = fmt("%g", f.label_smoothing);
+  run["max_norm"] = provenance["max_norm"] = fmt("%g", f.max_norm);
+}
+
 void run_training_job(TrainingJob& job, const RunFlags& f) {
   nn::Sequential& net = *job.net;
   // Output locations are settled before training, so a bad path fails in seconds, not after the run.
@@ -258,6 +273,8 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   fo.schedule = job.schedule;
   fo.plateau = job.schedule;
   fo.on_nan = f.on_nan == "skip" ? train::OnNan::Skip : train::OnNan::Stop;
+  fo.label_smoothing = f.label_smoothing;
+  fo.max_norm = f.max_norm;
   fo.stop = &g_stop;
   g_stop.store(false);
   auto old_int = std::signal(SIGINT, on_stop_signal);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "augment_args.h"
 #include "data_args.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/io/model_file.h"
@@ -19,6 +20,8 @@ namespace mnistcnn::cli {
 
 struct RunFlags {
   std::string out, log_path, checkpoint_dir, resume, on_nan = "stop", schedule = "constant";
+  double label_smoothing = 0, max_norm = 0;
+  AugmentArgs augment;
   int log_every = 0, keep_last = 3;
   int64_t checkpoint_every = 0;
   bool quiet = false, as_json = false;
@@ -74,6 +77,11 @@ train::Checkpoint load_resume(const std::string& path, std::string& resolved);
 // difference); `free_keys` may differ (a note is printed).
 void check_resume(const train::Checkpoint& ck, const std::string& path, const std::string& arch,
                   const std::map<std::string, std::string>& run, bool quiet);
+
+// The run's regularisation, as the resume check and the provenance record it; the
+// augmentation is set on the training loader.
+void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::string, std::string>& run,
+                          std::map<std::string, std::string>& provenance);
 
 // Trains, writes the model file and prints the test result (or one JSON object).
 void run_training_job(TrainingJob& job, const RunFlags& f);

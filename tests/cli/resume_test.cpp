@@ -29,7 +29,7 @@ std::string digest(const std::string& model) {
 std::string lenet_run(const std::string& dir, int limit = 1000, int seed = 4) {
   return "train --preset lenet --data " + testing::mnist_dir() + " --limit " + std::to_string(limit) +
          " --batch-size 50 --epochs 2 --val-split 0.1 --seed " + std::to_string(seed) +
-         " --threads 2 -q --checkpoint-dir " + dir;
+         " --augment light --label-smoothing 0.05 --threads 2 -q --checkpoint-dir " + dir;
 }
 
 TEST(Resume, FromAMidEpochCheckpointGivesTheUninterruptedWeights) {

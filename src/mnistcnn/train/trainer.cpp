@@ -5,6 +5,7 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/loss/cross_entropy.h"
+#include "mnistcnn/optim/constraints.h"
 
 namespace mnistcnn::train {
 
@@ -89,7 +90,7 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       train.batch(state.batch, x, y);
       if (options.schedule) opt.set_lr(options.schedule->lr_at(opt.steps()));
       const Tensor& logits = net.forward(x, nn::Mode::Train, end);
-      const double batch_loss = loss::cross_entropy(logits, y, &dlogits);
+      const double batch_loss = loss::cross_entropy(logits, y, &dlogits, options.label_smoothing);
       bool finite = std::isfinite(batch_loss);
       if (finite) {
         opt.zero_grad();
@@ -120,6 +121,7 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       consecutive_skips = 0;
       state.correct += loss::count_correct(logits, y);
       opt.step();
+      if (options.max_norm > 0) optim::apply_max_norm(params, options.max_norm);
       const auto n = static_cast<int64_t>(y.size());
       state.loss_sum += batch_loss * static_cast<double>(n);
       state.seen += n;

@@ -64,6 +64,8 @@ struct FitOptions {
   int epochs = 1;
   const optim::Schedule* schedule = nullptr;  // nullptr: the optimizer's rate throughout
   optim::Schedule* plateau = nullptr;         // the same schedule, told each epoch's metric
+  double label_smoothing = 0;                 // PyTorch's CrossEntropyLoss(label_smoothing=)
+  double max_norm = 0;                        // Keras' MaxNorm after every step; 0: off
   OnNan on_nan = OnNan::Stop;
   int64_t max_consecutive_skips = 100;        // OnNan::Skip gives up after this many in a row
   const std::atomic<bool>* stop = nullptr;    // checked after every step
