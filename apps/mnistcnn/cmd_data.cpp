@@ -140,6 +140,7 @@ void add_data_command(CLI::App& app) {
   verify->callback([verify_args] { run_verify(*verify_args); });
 
   auto inspect_args = std::make_shared<InspectArgs>();
+  add_data_export_command(data);
   auto* inspect = data->add_subcommand(
       "inspect", "Show what --data, --classes and --per-class select (as train and eval see it): classes and counts");
   add_data_options(inspect, inspect_args->data);

@@ -14,6 +14,7 @@ void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);
 void add_import_command(CLI::App& app);
+void add_data_export_command(CLI::App* data);
 void add_explain_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
