@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "common.h"
 #include "data_args.h"
+#include "eval_report.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/explain/plots.h"
 #include "mnistcnn/io/model_file.h"
@@ -54,55 +55,20 @@ void run_eval(const EvalArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   const train::EvalResult r = train::evaluate(m.net, loader);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const auto& cm = r.confusion;
-  const int C = cm.classes();
-  const auto names = io::class_names(m.info, C);
-  const auto per_class = cm.per_class();
+  const auto names = io::class_names(m.info, r.confusion.classes());
   write_eval_images(a.confusion_png, a.errors_png, m, test, r, a.model);
   if (a.as_json) {
-    nlohmann::json pc = nlohmann::json::array(), conf = nlohmann::json::array();
-    for (int k = 0; k < C; ++k) {
-      const auto& m_k = per_class[static_cast<size_t>(k)];
-      pc.push_back({{"class", names[static_cast<size_t>(k)]}, {"precision", m_k.precision}, {"recall", m_k.recall},
-                    {"f1", m_k.f1}, {"support", m_k.support}});
-      nlohmann::json row = nlohmann::json::array();
-      for (int j = 0; j < C; ++j) row.push_back(cm.at(k, j));
-      conf.push_back(row);
-    }
-    auto avg = [](const train::ClassMetrics& m_) {
-      return nlohmann::json{{"precision", m_.precision}, {"recall", m_.recall}, {"f1", m_.f1}, {"support", m_.support}};
-    };
-    nlohmann::json j = {{"model", a.model}, {"data", a.data.data}, {"accuracy", r.accuracy()}, {"loss", r.loss},
-                        {"count", r.count()}, {"errors", r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)},
-                        {"per_class", pc}, {"macro_avg", avg(cm.macro())}, {"weighted_avg", avg(cm.weighted())},
-                        {"confusion", conf}, {"seconds", seconds},
-                        {"images_per_second", static_cast<double>(r.count()) / seconds}};
+    nlohmann::json j = {{"model", a.model}, {"data", a.data.data}};
+    j.update(eval_json(r, names));
+    j["seconds"] = seconds;
+    j["images_per_second"] = static_cast<double>(r.count()) / seconds;
     std::printf("%s\n", j.dump().c_str());
     return;
   }
   std::printf("model: %s\ndata:  %s (%s images)\n\n", a.model.c_str(), a.data.data.c_str(), human_count(r.count()).c_str());
   std::printf("accuracy: %s   loss: %.4f   errors: %lld   (%.2f s, %.0f images/s)\n\n", percent(r.accuracy()).c_str(),
-              r.loss, static_cast<long long>(r.count() - static_cast<int64_t>(r.accuracy() * r.count() + 0.5)), seconds,
-              static_cast<double>(r.count()) / seconds);
-  std::printf("%-12s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
-  for (int k = 0; k < C; ++k) {
-    const auto& m_k = per_class[static_cast<size_t>(k)];
-    std::printf("%-12s %9.4f %9.4f %9.4f %9lld\n", names[static_cast<size_t>(k)].c_str(), m_k.precision, m_k.recall,
-                m_k.f1, static_cast<long long>(m_k.support));
-  }
-  const auto mac = cm.macro(), wei = cm.weighted();
-  std::printf("%-12s %9.4f %9.4f %9.4f %9lld\n", "macro avg", mac.precision, mac.recall, mac.f1,
-              static_cast<long long>(mac.support));
-  std::printf("%-12s %9.4f %9.4f %9.4f %9lld\n\n", "weighted avg", wei.precision, wei.recall, wei.f1,
-              static_cast<long long>(wei.support));
-  std::printf("confusion matrix (rows: true class, columns: predicted)\n%6s", "");
-  for (int j = 0; j < C; ++j) std::printf("%6s", names[static_cast<size_t>(j)].substr(0, 5).c_str());
-  std::printf("\n");
-  for (int k = 0; k < C; ++k) {
-    std::printf("%6s", names[static_cast<size_t>(k)].substr(0, 5).c_str());
-    for (int j = 0; j < C; ++j) std::printf("%6lld", static_cast<long long>(cm.at(k, j)));
-    std::printf("\n");
-  }
+              r.loss, static_cast<long long>(error_count(r)), seconds, static_cast<double>(r.count()) / seconds);
+  print_class_report(r, names);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ void add_data_command(CLI::App& app);
 void add_arch_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_ensemble_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_finetune_command(CLI::App& app);

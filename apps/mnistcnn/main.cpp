@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   mnistcnn::cli::add_finetune_command(app);
   mnistcnn::cli::add_import_command(app);
   mnistcnn::cli::add_eval_command(app);
+  mnistcnn::cli::add_ensemble_command(app);
   mnistcnn::cli::add_predict_command(app);
   mnistcnn::cli::add_info_command(app);
   mnistcnn::cli::add_explain_command(app);

@@ -124,6 +124,16 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
       ->check(finite_number())->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--max-norm", f.max_norm, "after each step, scale each unit's incoming weights to norm <= this (0: off)")
       ->check(finite_number())->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--early-stop", f.early_stop,
+                  "stop once the --monitor metric has not improved for this many epochs, and keep the best "
+                  "epoch's weights (0: off; needs validation)")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--monitor", f.monitor, "the validation metric --early-stop watches")
+      ->check(CLI::IsMember({"val_accuracy", "val_loss"}))->capture_default_str();
+  cmd->add_option("--ema", f.ema,
+                  "keep an exponential moving average of the weights with this decay (e.g. 0.999), updated "
+                  "every step; validate, test and save it (0: off)")
+      ->check(finite_number())->check(CLI::Range(0.0, 0.999999));
   add_augment_options(cmd, f.augment);
   cmd->add_flag("--json", f.as_json, "print one JSON object with the results on stdout");
   cmd->add_flag("--quiet,-q", f.quiet, "no progress output");
@@ -220,12 +230,17 @@ void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::
   run["augment"] = provenance["augment"] = text;
   run["label_smoothing"] = provenance["label_smoothing"] = fmt("%g", f.label_smoothing);
   run["max_norm"] = provenance["max_norm"] = fmt("%g", f.max_norm);
+  run["ema"] = provenance["ema"] = fmt("%g", f.ema);
+  run["early_stop"] = provenance["early_stop"] = f.early_stop ? std::to_string(f.early_stop) + " on " + f.monitor : "off";
 }
 
 void run_training_job(TrainingJob& job, const RunFlags& f) {
   nn::Sequential& net = *job.net;
   // Output locations are settled before training, so a bad path fails in seconds, not after the run.
   ensure_parent_dir(f.out);
+  if (f.early_stop > 0 && !job.val)
+    throw Error("--early-stop needs validation after each epoch, and --no-val turns it off",
+                "drop --no-val (validation then uses --val-split or the test set)");
   std::ofstream log;
   if (!f.log_path.empty()) {
     ensure_parent_dir(f.log_path);
@@ -275,6 +290,11 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   fo.on_nan = f.on_nan == "skip" ? train::OnNan::Skip : train::OnNan::Stop;
   fo.label_smoothing = f.label_smoothing;
   fo.max_norm = f.max_norm;
+  fo.early_stop_patience = f.early_stop;
+  fo.monitor = f.monitor == "val_loss" ? train::Monitor::ValLoss : train::Monitor::ValAccuracy;
+  fo.ema_decay = f.ema;
+  if (f.ema > 0 && !f.quiet)
+    note("EMA of the weights (decay " + fmt("%g", f.ema) + "): validation, the test and the model file use the average");
   fo.stop = &g_stop;
   g_stop.store(false);
   auto old_int = std::signal(SIGINT, on_stop_signal);
@@ -307,6 +327,11 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
     throw StoppedBySignal{128 + static_cast<int>(g_signal)};
   }
 
+  if (!f.quiet && job.state.early_stopped)
+    note("early stop: " + f.monitor + " has not improved for " + std::to_string(f.early_stop) + " epochs");
+  if (!f.quiet && job.state.restored_epoch > 0)
+    note("restored the weights of epoch " + std::to_string(job.state.restored_epoch) + " (best " + f.monitor + ")" +
+         (f.ema > 0 ? ", their EMA" : ""));
   const auto t1 = std::chrono::steady_clock::now();
   const train::EvalResult test = train::evaluate(net, *job.test);
   const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
@@ -316,6 +341,7 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   info.provenance["test_accuracy"] = fmt("%.6f", test.accuracy());
   info.provenance["test_loss"] = fmt("%.6f", test.loss);
   info.provenance["trained_at"] = now_iso();
+  if (job.state.restored_epoch > 0) info.provenance["restored_epoch"] = std::to_string(job.state.restored_epoch);
   io::save_model(f.out, net, info);
 
   if (f.as_json) {
@@ -323,7 +349,8 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
     for (const auto& r : job.state.history) epochs.push_back(epoch_record(r, job.train->size()));
     nlohmann::json j = {{"model", f.out}, {"spec", net.spec()}, {"test_accuracy", test.accuracy()},
                         {"test_loss", test.loss}, {"test_count", test.count()}, {"train_seconds", train_seconds},
-                        {"eval_seconds", eval_seconds}, {"epochs", epochs}, {"recipe", job.recipe}};
+                        {"eval_seconds", eval_seconds}, {"epochs", epochs}, {"recipe", job.recipe},
+                        {"early_stopped", job.state.early_stopped}, {"restored_epoch", job.state.restored_epoch}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("test accuracy: %s (loss %.4f) on %s images; model saved to %s\n", percent(test.accuracy()).c_str(),

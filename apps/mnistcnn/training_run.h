@@ -21,6 +21,9 @@ namespace mnistcnn::cli {
 struct RunFlags {
   std::string out, log_path, checkpoint_dir, resume, on_nan = "stop", schedule = "constant";
   double label_smoothing = 0, max_norm = 0;
+  int early_stop = 0;                   // patience in epochs; 0: off
+  std::string monitor = "val_accuracy";  // what --early-stop watches
+  double ema = 0;                        // EMA decay; 0: off
   AugmentArgs augment;
   int log_every = 0, keep_last = 3;
   int64_t checkpoint_every = 0;
@@ -78,7 +81,7 @@ train::Checkpoint load_resume(const std::string& path, std::string& resolved);
 void check_resume(const train::Checkpoint& ck, const std::string& path, const std::string& arch,
                   const std::map<std::string, std::string>& run, bool quiet);
 
-// The run's regularisation, as the resume check and the provenance record it; the
+// The run's regularisation (and --early-stop, --ema), as the resume check and the provenance record it; the
 // augmentation is set on the training loader.
 void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::string, std::string>& run,
                           std::map<std::string, std::string>& provenance);

@@ -78,6 +78,10 @@ void save_checkpoint(const std::string& path, nn::Sequential& net, optim::Optimi
   io::TensorRefs refs;
   for (nn::Param* p : net.params()) refs.emplace_back(p->name, &p->value);
   for (const auto& [key, t] : opt.state()) refs.emplace_back(io::kOptimizerPrefix + key, &t);
+  if (state.held) {
+    for (const auto& [name, t] : state.held->ema) refs.emplace_back(kEmaPrefix + name, &t);
+    for (const auto& [name, t] : state.held->best) refs.emplace_back(kBestPrefix + name, &t);
+  }
   auto meta = io::model_metadata(net, info);
   json history = json::array();
   for (const auto& r : state.history) history.push_back(epoch_json(r));
@@ -162,8 +166,29 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   io::load_weights(file, path, ck.net);
   const std::string prefix = io::kOptimizerPrefix;
-  for (auto& [name, t] : file.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0) ck.optimizer_state[name.substr(prefix.size())] = std::move(t);
+  std::map<std::string, const Tensor*> net_params;
+  for (const nn::Param* p : ck.net.params()) net_params[p->name] = &p->value;
+  auto held = std::make_shared<HeldWeights>();
+  // EMA and best weights: per parameter, shaped as it, all or none.
+  auto take = [&](const std::string& name, Tensor& t, const std::string& pre, NamedWeights& into) {
+    if (name.compare(0, pre.size(), pre) != 0) return false;
+    const auto p = net_params.find(name.substr(pre.size()));
+    if (p == net_params.end()) throw Error(path + ": tensor '" + name + "' belongs to no parameter of the network");
+    if (p->second->shape() != t.shape())
+      throw Error(path + ": tensor '" + name + "' has shape " + t.shape().str() + ", the parameter " +
+                  p->second->shape().str());
+    into[p->first] = std::move(t);
+    return true;
+  };
+  for (auto& [name, t] : file.tensors) {
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (take(name, t, kEmaPrefix, held->ema) || take(name, t, kBestPrefix, held->best)) continue;
+    ck.optimizer_state[name.substr(prefix.size())] = std::move(t);
+  }
+  for (const NamedWeights* w : {&held->ema, &held->best})
+    if (!w->empty() && w->size() != net_params.size())
+      throw Error(path + ": the EMA or best weights do not cover every parameter of the network");
+  if (!held->ema.empty() || !held->best.empty()) ck.state.held = std::move(held);
   return ck;
 }
 

@@ -16,6 +16,10 @@
 namespace mnistcnn::train {
 
 inline constexpr int kCheckpointFormatVersion = 1;
+// TrainState::held, under the optimizer prefix so that loading a checkpoint as a model
+// (io::load_weights) takes the network's own weights and ignores these.
+inline constexpr const char* kEmaPrefix = "optimizer/ema/";
+inline constexpr const char* kBestPrefix = "optimizer/best/";
 
 struct Checkpoint {
   nn::Sequential net;

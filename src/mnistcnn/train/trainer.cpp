@@ -55,6 +55,27 @@ bool finite_grads(const std::vector<nn::Param*>& params) {
   return true;
 }
 
+// The epoch (1-based) with the best monitored metric in `history`, the first of equals
+// (a later one must beat it by more than min_delta); 0 when none was validated.
+int best_epoch(const std::vector<EpochResult>& history, const FitOptions& o) {
+  int best = 0;
+  double best_v = 0;
+  for (const auto& r : history) {
+    if (!r.has_val) continue;
+    const double v = o.monitor == Monitor::ValAccuracy ? r.val_accuracy : r.val_loss;
+    if (best == 0 || improves(o.monitor, v, best_v, o.min_delta)) best = r.epoch, best_v = v;
+  }
+  return best;
+}
+
+void check_options(const FitOptions& o, const data::Loader* val) {
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw Error("EMA decay " + std::to_string(o.ema_decay) + " is not in [0, 1)");
+  if (o.early_stop_patience < 0) throw Error("early stopping patience must not be negative");
+  if (o.early_stop_patience > 0 && (!val || val->size() == 0))
+    throw Error("early stopping needs validation data", "validate after each epoch (no --no-val)");
+  if (!(o.min_delta >= 0)) throw Error("early stopping min_delta must be >= 0");
+}
+
 }  // namespace
 
 std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,
@@ -71,8 +92,20 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
   Tensor x, dlogits;
   std::vector<int32_t> y;
   int64_t consecutive_skips = 0;
+  check_options(options, val);
+  const bool early = options.early_stop_patience > 0, ema = options.ema_decay > 0;
+  if ((early || ema) && !state.held) state.held = std::make_shared<HeldWeights>();
+  if (ema && state.held->ema.empty()) ema_update(state.held->ema, params, options.ema_decay);
+  state.early_stopped = false;
+  state.restored_epoch = 0;
   for (; state.epoch < options.epochs; ++state.epoch) {
     const int e = state.epoch;
+    // Checked here rather than after the epoch, so a run resumed from the checkpoint of
+    // the epoch that exhausted the patience stops too.
+    if (early && state.epoch - best_epoch(state.history, options) >= options.early_stop_patience) {
+      state.early_stopped = true;
+      break;
+    }
     if (callbacks.on_epoch_start) callbacks.on_epoch_start(state);
     const auto t0 = std::chrono::steady_clock::now();
     const double seconds_before = state.seconds;
@@ -122,6 +155,7 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       state.correct += loss::count_correct(logits, y);
       opt.step();
       if (options.max_norm > 0) optim::apply_max_norm(params, options.max_norm);
+      if (ema) ema_update(state.held->ema, params, options.ema_decay);
       const auto n = static_cast<int64_t>(y.size());
       state.loss_sum += batch_loss * static_cast<double>(n);
       state.seen += n;
@@ -153,7 +187,23 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
     r.lr = opt.lr();
     if (val && val->size() > 0) {
       const auto t1 = std::chrono::steady_clock::now();
-      const EvalResult v = evaluate(net, *val);
+      if (ema) swap_weights(state.held->ema, params);
+      EvalResult v;
+      try {
+        v = evaluate(net, *val);
+      } catch (...) {
+        if (ema) swap_weights(state.held->ema, params);
+        throw;
+      }
+      // The weights validated are the ones early stopping keeps.
+      if (early) {
+        std::vector<EpochResult> with = state.history;
+        EpochResult now = r;
+        now.has_val = true, now.val_loss = v.loss, now.val_accuracy = v.accuracy();
+        with.push_back(now);
+        if (best_epoch(with, options) == e + 1) state.held->best = snapshot(params);
+      }
+      if (ema) swap_weights(state.held->ema, params);
       r.has_val = true;
       r.val_loss = v.loss;
       r.val_accuracy = v.accuracy();
@@ -171,6 +221,13 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       ++after.epoch;
       callbacks.on_epoch(r, after);
     }
+  }
+  // The run is over: the network gets the weights it is judged by.
+  if (early && !state.held->best.empty()) {
+    load_weights(state.held->best, params);
+    state.restored_epoch = best_epoch(state.history, options);
+  } else if (ema) {
+    load_weights(state.held->ema, params);
   }
   return history;
 }

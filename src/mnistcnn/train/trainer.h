@@ -5,12 +5,14 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/nn/sequential.h"
 #include "mnistcnn/optim/optimizer.h"
 #include "mnistcnn/optim/schedule.h"
+#include "mnistcnn/train/averaging.h"
 #include "mnistcnn/train/metrics.h"
 
 namespace mnistcnn::train {
@@ -58,6 +60,13 @@ struct TrainState {
   double seconds = 0;   // training time of `epoch` so far
   std::vector<EpochResult> history;
   bool stopped = false;  // fit returned early because options.stop was set
+  // EMA and best weights. Shared, not copied, between the copies of the state that the
+  // callbacks get (they are whole networks); fit creates it when an option needs it.
+  std::shared_ptr<HeldWeights> held;
+  // Set when fit returns at the end of the run: early stopping ended it (the patience ran
+  // out), and the epoch whose weights the network now holds (0: the last step's, or EMA).
+  bool early_stopped = false;
+  int restored_epoch = 0;
 };
 
 struct FitOptions {
@@ -69,6 +78,16 @@ struct FitOptions {
   OnNan on_nan = OnNan::Stop;
   int64_t max_consecutive_skips = 100;        // OnNan::Skip gives up after this many in a row
   const std::atomic<bool>* stop = nullptr;    // checked after every step
+  // Keras' EarlyStopping(patience, min_delta, restore_best_weights=True): end the run once
+  // the monitored validation metric has not improved for `early_stop_patience` epochs
+  // (0: off; needs a validation loader). At the end of the run (stopped or not) the
+  // network gets the weights of the best epoch back; Keras restores only on a stop.
+  int early_stop_patience = 0;
+  Monitor monitor = Monitor::ValAccuracy;
+  double min_delta = 0;
+  // timm's ModelEmaV2: an average of the weights updated after every step, in (0, 1);
+  // 0: off. Validation uses the average, and at the end of the run the network holds it.
+  double ema_decay = 0;
 };
 
 struct Callbacks {
@@ -86,6 +105,7 @@ struct Callbacks {
 // `state` (fresh or restored from a checkpoint) to options.epochs. A NaN or infinite loss
 // or gradient throws an Error naming the epoch and step (OnNan::Stop), before the update,
 // so the weights are still those of the last good step; OnNan::Skip drops the batch.
+// An early stop is no interruption: state.stopped stays false, state.early_stopped is set.
 std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,
                              const FitOptions& options, const Callbacks& callbacks, TrainState& state);
 std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::Loader& train, data::Loader* val,

@@ -1,0 +1,130 @@
+// Issue 7 through the real program: --early-stop ends the run and saves the best epoch's
+// weights, --ema saves the average, and `ensemble` averages the members' probabilities
+// (checked against the library call) and refuses models of other classes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mnistcnn/data/loader.h"
+#include "mnistcnn/io/model_file.h"
+#include "mnistcnn/train/ensemble.h"
+#include "support/mnist_files.h"
+#include "support/run_cli.h"
+
+namespace mnistcnn {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_cli;
+
+std::string digest(const std::string& model) {
+  const auto r = run_cli("info --json " + model);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out).at("weights_sha256").get<std::string>() : "";
+}
+
+std::string lenet(const std::string& out, int seed, const std::string& extra = "") {
+  return "train --preset lenet --data " + testing::mnist_dir() + " --limit 2000 --batch-size 50 --epochs 1 --seed " +
+         std::to_string(seed) + " --threads 2 -q " + extra + " --out " + out;
+}
+
+TEST(EarlyStopCli, SavesTheBestEpochsWeights) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("early_cli");
+  // A high rate on 1,000 images: validation loss stops improving within a few epochs.
+  const auto r = run_cli("train --preset lenet --data " + testing::mnist_dir() +
+                         " --limit 1000 --val-split 0.2 --batch-size 50 --epochs 12 --lr 0.01 --seed 3 --threads 2 "
+                         "--early-stop 2 --monitor val_loss --json --keep-last 0 --checkpoint-dir " + dir +
+                         "/ck --out " + dir + "/m.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& epochs = j.at("epochs");
+  int best = 1;
+  for (int e = 1; e <= static_cast<int>(epochs.size()); ++e)
+    if (epochs[e - 1].at("val_loss").get<double>() < epochs[best - 1].at("val_loss").get<double>()) best = e;
+  EXPECT_EQ(j.at("restored_epoch").get<int>(), best);
+  if (j.at("early_stopped").get<bool>()) {
+    EXPECT_EQ(static_cast<int>(epochs.size()), best + 2);
+  }
+  EXPECT_NE(r.err.find("restored the weights of epoch " + std::to_string(best)), std::string::npos) << r.err;
+  // The model file holds the weights of the end of that epoch: 800 images, 16 steps each.
+  char name[64];
+  std::snprintf(name, sizeof name, "/ck/ckpt-e%04d-s%08d.safetensors", best, best * 16);
+  EXPECT_EQ(digest(dir + "/m.safetensors"), digest(dir + name));
+
+  const auto no_val = run_cli(lenet(dir + "/x.safetensors", 1, "--no-val --early-stop 2"));
+  EXPECT_EQ(no_val.exit_code, 1);
+  EXPECT_NE(no_val.err.find("--early-stop"), std::string::npos) << no_val.err;
+  fs::remove_all(dir);
+}
+
+TEST(EmaCli, SavesTheAverageAndRefusesABadDecay) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("ema_cli");
+  const auto bad = run_cli(lenet(dir + "/x.safetensors", 1, "--ema 1.5"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--ema"), std::string::npos) << bad.err;
+  const auto plain = run_cli(lenet(dir + "/plain.safetensors", 1));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  auto ema = lenet(dir + "/ema.safetensors", 1, "--ema 0.99");
+  ema.replace(ema.find(" -q"), 3, "");
+  const auto r = run_cli(ema);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("EMA of the weights (decay 0.99)"), std::string::npos) << r.err;
+  EXPECT_NE(digest(dir + "/ema.safetensors"), digest(dir + "/plain.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(EnsembleCli, AveragesTheMembersProbabilities) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("ensemble_cli");
+  const std::string a = dir + "/a.safetensors", b = dir + "/b.safetensors";
+  ASSERT_EQ(run_cli(lenet(a, 1)).exit_code, 0);
+  ASSERT_EQ(run_cli(lenet(b, 2)).exit_code, 0);
+
+  // The library: the ensemble's probabilities are the mean of the members'.
+  io::LoadedModel ma = io::load_model(a), mb = io::load_model(b);
+  data::Dataset test = data::load_idx_split(testing::mnist_dir(), data::Split::Test);
+  data::Loader la(test, {}, 256, false, 0, ma.info.normalization), lb(test, {}, 256, false, 0, mb.info.normalization);
+  const Tensor pa = train::predict_probabilities(ma.net, la), pb = train::predict_probabilities(mb.net, lb);
+  const train::EnsembleResult er = train::evaluate_ensemble({{&ma.net, &la}, {&mb.net, &lb}});
+  ASSERT_EQ(er.probabilities.shape(), pa.shape());
+  for (int64_t i = 0; i < pa.numel(); ++i)
+    ASSERT_EQ(er.probabilities.data()[i],
+              static_cast<float>((static_cast<double>(pa.data()[i]) + static_cast<double>(pb.data()[i])) / 2.0)) << i;
+  EXPECT_EQ(er.members[0].accuracy(), train::evaluate(ma.net, la).accuracy());
+
+  const auto r = run_cli("ensemble --model " + a + " --model " + b + " --data " + testing::mnist_dir() +
+                         " --json --threads 2 --out " + dir + "/e.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("accuracy").get<double>(), er.ensemble.accuracy());
+  EXPECT_EQ(j.at("count").get<int64_t>(), 10000);
+  EXPECT_EQ(j.at("per_class").size(), 10u);
+  ASSERT_EQ(j.at("members").size(), 2u);
+  for (int m = 0; m < 2; ++m) {
+    const auto ev = run_cli("eval --json --threads 2 --model " + std::string(m ? b : a) + " --data " + testing::mnist_dir());
+    ASSERT_EQ(ev.exit_code, 0) << ev.err;
+    EXPECT_EQ(j.at("members")[m].at("accuracy"), nlohmann::json::parse(ev.out).at("accuracy"));
+  }
+  std::ifstream f(dir + "/e.json");
+  EXPECT_EQ(nlohmann::json::parse(f), j);
+  const auto text = run_cli("ensemble --model " + a + " --model " + b + " --data " + testing::mnist_dir());
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("ensemble of 2 (mean softmax): accuracy:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("member 2: " + b), std::string::npos) << text.out;
+
+  const std::string c = dir + "/c.safetensors";
+  ASSERT_EQ(run_cli(lenet(c, 3, "--classes 0-4")).exit_code, 0);
+  const auto other = run_cli("ensemble --model " + a + " --model " + c + " --data " + testing::mnist_dir());
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("differ"), std::string::npos) << other.err;
+  const auto one = run_cli("ensemble --model " + a + " --data " + testing::mnist_dir());
+  EXPECT_EQ(one.exit_code, 1);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mnistcnn
