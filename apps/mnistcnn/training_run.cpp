@@ -328,7 +328,8 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   }
 
   if (!f.quiet && job.state.early_stopped)
-    note("early stop: " + f.monitor + " has not improved for " + std::to_string(f.early_stop) + " epochs");
+    note("early stop: " + f.monitor + " has not improved for " + std::to_string(f.early_stop) +
+         (f.early_stop == 1 ? " epoch" : " epochs"));
   if (!f.quiet && job.state.restored_epoch > 0)
     note("restored the weights of epoch " + std::to_string(job.state.restored_epoch) + " (best " + f.monitor + ")" +
          (f.ema > 0 ? ", their EMA" : ""));
