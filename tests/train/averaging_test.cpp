@@ -69,12 +69,16 @@ TrainingSetup resumed_setup(train::Checkpoint& ck, const std::string& path, int6
   return r;
 }
 
-TEST(Ema, StoppedAndResumedRunEndsBitIdentical) {
+// EMA alone, and EMA with early stopping (whose best weights then ride in the checkpoint too).
+class EmaResume : public ::testing::TestWithParam<int> {};
+
+TEST_P(EmaResume, StoppedAndResumedRunEndsBitIdentical) {
   const data::Dataset data = synthetic_data();
   const auto norm = data::Normalization::scale();
   data::Loader loader(data, {}, 16, true, 11, norm), val(data, {}, 64, false, 11, norm);
   const int epochs = 3;
-  const train::FitOptions fo{.epochs = epochs, .ema_decay = 0.9};
+  const train::FitOptions fo{
+      .epochs = epochs, .early_stop_patience = GetParam(), .monitor = train::Monitor::ValLoss, .ema_decay = 0.9};
   TrainingSetup full = make_run("adam", "constant", loader.num_batches(), epochs);
   const train::TrainState full_state = run(full, loader, val, fo, 0);
   // The network now holds the average, which is not the last step's weights.
@@ -95,6 +99,7 @@ TEST(Ema, StoppedAndResumedRunEndsBitIdentical) {
   train::Checkpoint ck = train::load_checkpoint(path);
   ASSERT_TRUE(ck.state.held);
   EXPECT_EQ(ck.state.held->ema.size(), first.net.params().size());
+  EXPECT_EQ(ck.state.held->best.size(), GetParam() > 0 ? first.net.params().size() : 0u);
   TrainingSetup second = resumed_setup(ck, path, loader.num_batches(), epochs);
   const train::TrainState end = run(second, loader, val, fo, 0, ck.state);
   EXPECT_EQ(weights(second.net), weights(full.net));
@@ -102,6 +107,8 @@ TEST(Ema, StoppedAndResumedRunEndsBitIdentical) {
   for (size_t e = 0; e < end.history.size(); ++e) EXPECT_EQ(end.history[e].val_loss, full_state.history[e].val_loss);
   std::filesystem::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Ema, EmaResume, ::testing::Values(0, 1));
 
 TEST(EarlyStopping, StopsAfterPatienceWithTheBestWeightsBackAlsoWhenResumed) {
   // Validation on images the network never trains on: it overfits, val_loss turns up.
