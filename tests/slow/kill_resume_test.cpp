@@ -80,8 +80,9 @@ TEST(KillResume, TwentyKillsLoseNothingAndChangeNothing) {
       std::error_code ec;
       for (const auto& e : fs::directory_iterator(ck, ec)) {
         const std::string name = e.path().filename().string();
-        if (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors")
+        if (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors") {
           EXPECT_NO_THROW(train::load_checkpoint(e.path().string())) << name << " after kill " << kills;
+        }
       }
     }
     EXPECT_EQ(digest(out), want) << "round " << rounds << " after " << kills << " kills";
