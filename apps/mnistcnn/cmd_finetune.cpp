@@ -187,19 +187,14 @@ void run_finetune(FinetuneArgs& a) {
              {"free/schedule", a.run.schedule}};
   std::map<std::string, std::string> regularisation;
   apply_regularisation(a.run, *d.train, job.run, regularisation);
-  if (!a.run.resume.empty()) {
-    std::string path;
-    train::Checkpoint ck = load_resume(a.run.resume, path);
-    check_resume(ck, path, net.spec(), job.run, a.run.quiet);
-    net = std::move(ck.net);
-    opt = train::make_optimizer(recipe, net.params());
-    opt->set_lr_multipliers(mult);
-    restore_training(ck, net, *opt, ck.run.at("free/schedule") == a.run.schedule ? &schedule : nullptr, path);
-    job.state = ck.state;
-    if (job.state.epoch >= recipe.epochs && !a.run.quiet)
-      note("the checkpoint has finished all " + std::to_string(job.state.epoch) +
-           " epochs; evaluating it and writing the model (a larger --epochs trains further)");
-  }
+  if (!a.run.resume.empty())
+    resume_job(a.run, job, net, opt,
+               [&](nn::Sequential& n) {
+                 auto o = train::make_optimizer(recipe, n.params());
+                 o->set_lr_multipliers(mult);
+                 return o;
+               },
+               schedule, recipe.epochs);
   job.on_epoch_start = [&](const train::TrainState& s) {
     nn::set_trainable(net, select_layers(net, "all"), true);
     const auto still = frozen_at(s.epoch);

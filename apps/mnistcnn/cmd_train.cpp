@@ -92,21 +92,13 @@ void run_train(TrainArgs& a) {
              {"free/schedule", a.run.schedule}};
   std::map<std::string, std::string> regularisation;
   apply_regularisation(a.run, *d.train, job.run, regularisation);
-  if (!a.run.resume.empty()) {
-    std::string path;
-    train::Checkpoint ck = load_resume(a.run.resume, path);
-    check_resume(ck, path, net.spec(), job.run, a.run.quiet);
-    net = std::move(ck.net);
-    opt = train::make_optimizer(recipe, net.params());
-    restore_training(ck, net, *opt, ck.run.at("free/schedule") == a.run.schedule ? &schedule : nullptr, path);
-    job.state = ck.state;
-    if (!a.run.quiet)
-      note("resuming from " + path + " at epoch " + std::to_string(job.state.epoch + 1) + ", batch " +
-           std::to_string(job.state.batch) + " (step " + std::to_string(opt->steps()) + ")");
-    if (job.state.epoch >= recipe.epochs && !a.run.quiet)
-      note("the checkpoint has finished all " + std::to_string(job.state.epoch) +
-           " epochs; evaluating it and writing the model (a larger --epochs trains further)");
-  }
+  if (!a.run.resume.empty())
+    resume_job(a.run, job, net, opt,
+               [&](nn::Sequential& n) {
+                 auto o = train::make_optimizer(recipe, n.params());
+                 return o;
+               },
+               schedule, recipe.epochs);
   if (!a.run.quiet) {
     note("network: " + net.spec() + "  (" + human_count(net.param_count()) + " parameters)");
     note("recipe: " + recipe.optimizer + " lr " + fmt("%g", recipe.lr) +

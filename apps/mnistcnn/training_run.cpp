@@ -165,6 +165,24 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
   }
 }
 
+void resume_job(const RunFlags& f, TrainingJob& job, nn::Sequential& net, std::unique_ptr<optim::Optimizer>& opt,
+                const std::function<std::unique_ptr<optim::Optimizer>(nn::Sequential&)>& make_optimizer,
+                optim::Schedule& schedule, int epochs) {
+  std::string path;
+  train::Checkpoint ck = load_resume(f.resume, path);
+  check_resume(ck, path, net.spec(), job.run, f.quiet);
+  net = std::move(ck.net);
+  opt = make_optimizer(net);
+  restore_training(ck, net, *opt, ck.run.at("free/schedule") == f.schedule ? &schedule : nullptr, path);
+  job.state = ck.state;
+  if (f.quiet) return;
+  note("resuming from " + path + " at epoch " + std::to_string(job.state.epoch + 1) + ", batch " +
+       std::to_string(job.state.batch) + " (step " + std::to_string(opt->steps()) + ")");
+  if (job.state.epoch >= epochs)
+    note("the checkpoint has finished all " + std::to_string(job.state.epoch) +
+         " epochs; evaluating it and writing the model (a larger --epochs trains further)");
+}
+
 void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::string, std::string>& run,
                           std::map<std::string, std::string>& provenance) {
   const data::AugmentOptions aug = resolve_augment(f.augment);

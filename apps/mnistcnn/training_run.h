@@ -86,6 +86,13 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
 void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::string, std::string>& run,
                           std::map<std::string, std::string>& provenance);
 
+// --resume: after check_resume, the checkpoint's network, optimizer state (in an optimizer
+// remade by `make_optimizer` over its parameters), schedule state and training position
+// replace the fresh ones in `net`, `opt`, `schedule` and job.state.
+void resume_job(const RunFlags& f, TrainingJob& job, nn::Sequential& net, std::unique_ptr<optim::Optimizer>& opt,
+                const std::function<std::unique_ptr<optim::Optimizer>(nn::Sequential&)>& make_optimizer,
+                optim::Schedule& schedule, int epochs);
+
 // Trains, writes the model file and prints the test result (or one JSON object).
 void run_training_job(TrainingJob& job, const RunFlags& f);
 

@@ -19,12 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::run_cli;
 
-std::string digest(const std::string& model) {
-  const auto r = run_cli("info --json " + model);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.exit_code == 0 ? nlohmann::json::parse(r.out).at("weights_sha256").get<std::string>() : "";
-}
-
 std::string lenet(const std::string& out, int seed, const std::string& extra = "") {
   return "train --preset lenet --data " + testing::mnist_dir() + " --limit 2000 --batch-size 50 --epochs 1 --seed " +
          std::to_string(seed) + " --threads 2 -q " + extra + " --out " + out;
@@ -52,7 +46,7 @@ TEST(EarlyStopCli, SavesTheBestEpochsWeights) {
   // The model file holds the weights of the end of that epoch: 800 images, 16 steps each.
   char name[64];
   std::snprintf(name, sizeof name, "/ck/ckpt-e%04d-s%08d.safetensors", best, best * 16);
-  EXPECT_EQ(digest(dir + "/m.safetensors"), digest(dir + name));
+  EXPECT_EQ(testing::weights_digest(dir + "/m.safetensors"), testing::weights_digest(dir + name));
 
   const auto no_val = run_cli(lenet(dir + "/x.safetensors", 1, "--no-val --early-stop 2"));
   EXPECT_EQ(no_val.exit_code, 1);
@@ -73,7 +67,7 @@ TEST(EmaCli, SavesTheAverageAndRefusesABadDecay) {
   const auto r = run_cli(ema);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("EMA of the weights (decay 0.99)"), std::string::npos) << r.err;
-  EXPECT_NE(digest(dir + "/ema.safetensors"), digest(dir + "/plain.safetensors"));
+  EXPECT_NE(testing::weights_digest(dir + "/ema.safetensors"), testing::weights_digest(dir + "/plain.safetensors"));
   fs::remove_all(dir);
 }
 

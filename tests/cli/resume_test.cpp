@@ -20,12 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing::run_cli;
 
-std::string digest(const std::string& model) {
-  const auto r = run_cli("info --json " + model);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.exit_code == 0 ? nlohmann::json::parse(r.out).at("weights_sha256").get<std::string>() : "";
-}
-
 std::string lenet_run(const std::string& dir, int limit = 1000, int seed = 4) {
   return "train --preset lenet --data " + testing::mnist_dir() + " --limit " + std::to_string(limit) +
          " --batch-size 50 --epochs 2 --val-split 0.1 --seed " + std::to_string(seed) +
@@ -44,7 +38,7 @@ TEST(Resume, FromAMidEpochCheckpointGivesTheUninterruptedWeights) {
   ASSERT_TRUE(fs::exists(dir + "/a/best.safetensors"));
   const auto resumed = run_cli(lenet_run(dir + "/b") + " --resume " + mid + " --out " + dir + "/resumed.safetensors");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_EQ(digest(dir + "/full.safetensors"), digest(dir + "/resumed.safetensors"));
+  EXPECT_EQ(testing::weights_digest(dir + "/full.safetensors"), testing::weights_digest(dir + "/resumed.safetensors"));
   // A checkpoint is a model file too.
   EXPECT_EQ(run_cli("eval --model " + mid + " --data " + testing::mnist_dir()).exit_code, 0);
 
@@ -62,7 +56,7 @@ TEST(Resume, FromAMidEpochCheckpointGivesTheUninterruptedWeights) {
   // Killed after its last checkpoint but before the model was written: resuming writes it.
   const auto finished = run_cli(lenet_run(dir + "/c") + " --resume " + dir + "/a --out " + dir + "/done.safetensors");
   ASSERT_EQ(finished.exit_code, 0) << finished.err;
-  EXPECT_EQ(digest(dir + "/full.safetensors"), digest(dir + "/done.safetensors"));
+  EXPECT_EQ(testing::weights_digest(dir + "/full.safetensors"), testing::weights_digest(dir + "/done.safetensors"));
   fs::remove_all(dir);
 }
 
@@ -86,7 +80,7 @@ TEST(Resume, SigtermWritesACheckpointAndTheResumedRunMatches) {
   EXPECT_FALSE(fs::exists(dir + "/stopped.safetensors"));
   const auto resumed = run_cli(run + " --checkpoint-dir " + dir + "/ck --resume " + dir + "/ck --out " + dir + "/resumed.safetensors");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_EQ(digest(dir + "/full.safetensors"), digest(dir + "/resumed.safetensors"));
+  EXPECT_EQ(testing::weights_digest(dir + "/full.safetensors"), testing::weights_digest(dir + "/resumed.safetensors"));
   fs::remove_all(dir);
 }
 

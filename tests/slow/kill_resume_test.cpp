@@ -23,12 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string digest(const std::string& model) {
-  const auto r = testing::run_cli("info --json " + model);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.exit_code == 0 ? nlohmann::json::parse(r.out).at("weights_sha256").get<std::string>() : "";
-}
-
 bool has_temporary(const std::string& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
@@ -43,7 +37,7 @@ TEST(KillResume, TwentyKillsLoseNothingAndChangeNothing) {
                           " --limit 3000 --epochs 3 --no-val --seed 9 --threads 2 -q";
   const auto ref = testing::run_cli(run + " --out " + dir + "/ref.safetensors");
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
-  const std::string want = digest(dir + "/ref.safetensors");
+  const std::string want = testing::weights_digest(dir + "/ref.safetensors");
 
   std::mt19937 gen(20261123);
   std::uniform_int_distribution<int> delay_ms(200, 2500);
@@ -85,7 +79,7 @@ TEST(KillResume, TwentyKillsLoseNothingAndChangeNothing) {
         }
       }
     }
-    EXPECT_EQ(digest(out), want) << "round " << rounds << " after " << kills << " kills";
+    EXPECT_EQ(testing::weights_digest(out), want) << "round " << rounds << " after " << kills << " kills";
   }
   EXPECT_GE(kills, 20);
   EXPECT_GE(kills_in_write, 1) << "no kill landed inside a checkpoint write";

@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 namespace mnistcnn::testing {
 
@@ -43,6 +46,12 @@ int wait_cli(int pid) {
   int status = 0;
   if (waitpid(static_cast<pid_t>(pid), &status, 0) < 0) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string weights_digest(const std::string& model) {
+  const auto r = run_cli("info --json " + model);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out).at("weights_sha256").get<std::string>() : "";
 }
 
 CliResult run_cli(const std::string& args) {

@@ -17,6 +17,9 @@ CliResult run_cli(const std::string& args);
 int spawn_cli(const std::string& args);
 // Waits for a spawned program: its exit code, or 128 + signal when a signal ended it.
 int wait_cli(int pid);
+// The weights_sha256 of a model file, from `mnistcnn info --json` (empty, and a test
+// failure, when that fails).
+std::string weights_digest(const std::string& model);
 // A fresh empty directory under the system temp dir.
 std::string make_temp_dir(const std::string& tag);
 
