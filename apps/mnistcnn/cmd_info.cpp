@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "common.h"
 #include "mnistcnn/io/model_file.h"
+#include "mnistcnn/train/checkpoint.h"
 
 namespace mnistcnn::cli {
 
@@ -18,6 +19,14 @@ void add_info_command(CLI::App& app) {
   cmd->callback([path, as_json] {
     io::LoadedModel m = io::load_model(*path);
     const int64_t params = m.net.param_count();
+    // A checkpoint also says where its run stands.
+    nlohmann::json ck;
+    if (io::read_safetensors(*path).metadata.count("checkpoint")) {
+      const train::Checkpoint c = train::load_checkpoint(*path);
+      ck = {{"epochs_done", c.state.epoch}, {"batch", c.state.batch}, {"step", c.optimizer_steps},
+            {"optimizer", c.optimizer}};
+    }
+    const auto classes = io::class_names(m.info, m.net.shapes(1).back()[1]);
     const Shape& in = m.info.input;
     nlohmann::json tensors = nlohmann::json::array();
     for (auto* p : m.net.params()) {
@@ -30,7 +39,7 @@ void add_info_command(CLI::App& app) {
                           {"params", params}, {"normalization", {{"name", m.info.normalization.name()},
                                                                  {"mean", m.info.normalization.mean},
                                                                  {"std", m.info.normalization.std}}},
-                          {"classes", io::class_names(m.info, m.net.shapes(1).back()[1])},
+                          {"classes", classes}, {"checkpoint", ck},
                           {"provenance", m.info.provenance}, {"tensors", tensors},
                           {"weights_sha256", io::weights_sha256(m.net)}};
       std::printf("%s\n", j.dump().c_str());
@@ -43,6 +52,12 @@ void add_info_command(CLI::App& app) {
     std::printf("parameters:    %s\n", human_count(params).c_str());
     std::printf("normalization: %s (mean %g, std %g)\n", m.info.normalization.name().c_str(), m.info.normalization.mean,
                 m.info.normalization.std);
+    std::string names;
+    for (const auto& c : classes) names += (names.empty() ? "" : ", ") + c;
+    std::printf("classes:       %s\n", names.c_str());
+    if (!ck.is_null())
+      std::printf("checkpoint:    %d epochs done, then %lld batches (step %lld, %s)\n", ck["epochs_done"].get<int>(),
+                  ck["batch"].get<long long>(), ck["step"].get<long long>(), ck["optimizer"].get<std::string>().c_str());
     std::printf("weights:       sha256 %s\n", io::weights_sha256(m.net).c_str());
     std::printf("tensors:      ");
     for (auto* p : m.net.params()) std::printf(" %s%s", p->name.c_str(), p->value.shape().str().c_str());

@@ -39,6 +39,13 @@ TEST(Resume, FromAMidEpochCheckpointGivesTheUninterruptedWeights) {
   const auto resumed = run_cli(lenet_run(dir + "/b") + " --resume " + mid + " --out " + dir + "/resumed.safetensors");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(testing::weights_digest(dir + "/full.safetensors"), testing::weights_digest(dir + "/resumed.safetensors"));
+  // info says where a checkpoint's run stands.
+  const auto info = run_cli("info --json " + mid);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto ck = nlohmann::json::parse(info.out).at("checkpoint");
+  EXPECT_EQ(ck.at("epochs_done"), 0);
+  EXPECT_EQ(ck.at("batch"), 7);
+  EXPECT_EQ(ck.at("step"), 7);
   // A checkpoint is a model file too.
   EXPECT_EQ(run_cli("eval --model " + mid + " --data " + testing::mnist_dir()).exit_code, 0);
 
