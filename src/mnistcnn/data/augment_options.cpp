@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/core/number_text.h"
 #include "mnistcnn/data/augment.h"
 
 namespace mnistcnn::data {
@@ -47,22 +48,8 @@ const char* const kKeysHint =
     "settings: rotate, scale=LO:HI, translate, shear, affine, elastic, elastic_alpha, elastic_sigma, thickness, "
     "erase, erase_area=LO:HI, erase_ratio=LO:HI, erase_fill=zero|random";
 
-// The shortest text that reads back as the same float; whole numbers without exponent.
-std::string number(float v) {
-  char buf[32];
-  if (v == std::trunc(v) && std::fabs(v) < 1e7f) {
-    std::snprintf(buf, sizeof buf, "%.0f", static_cast<double>(v));
-    return buf;
-  }
-  for (int prec = 1; prec <= 9; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, static_cast<double>(v));
-    if (static_cast<float>(std::strtod(buf, nullptr)) == v) break;
-  }
-  return buf;
-}
-
 std::string range_text(float lo, float hi, const char* unit) {
-  return "[" + number(lo) + ", " + number(hi) + "] (" + unit + ")";
+  return "[" + shortest_text(lo) + ", " + shortest_text(hi) + "] (" + unit + ")";
 }
 
 // `setting` is the key=value as given, for the message.
@@ -102,12 +89,12 @@ AugmentOptions augment_preset(const std::string& name) {
 void validate_augment(const AugmentOptions& o) {
   for (const auto& s : kScalars)
     if (!(o.*s.field >= s.lo && o.*s.field <= s.hi))
-      throw Error("augmentation setting " + std::string(s.key) + " = " + number(o.*s.field) + " is outside " +
+      throw Error("augmentation setting " + std::string(s.key) + " = " + shortest_text(o.*s.field) + " is outside " +
                   range_text(s.lo, s.hi, s.unit));
   for (const auto& p : kPairs)
     if (!(o.*p.lo_field >= p.lo && o.*p.lo_field <= o.*p.hi_field && o.*p.hi_field <= p.hi))
-      throw Error("augmentation setting " + std::string(p.key) + " = " + number(o.*p.lo_field) + ":" +
-                  number(o.*p.hi_field) + " is not LO <= HI within " + range_text(p.lo, p.hi, p.unit));
+      throw Error("augmentation setting " + std::string(p.key) + " = " + shortest_text(o.*p.lo_field) + ":" +
+                  shortest_text(o.*p.hi_field) + " is not LO <= HI within " + range_text(p.lo, p.hi, p.unit));
 }
 
 void set_augment_option(AugmentOptions& o, const std::string& key, const std::string& value) {
@@ -159,10 +146,10 @@ std::string augment_to_string(const AugmentOptions& o) {
   std::string s = "none";
   // append() rather than "," + ...: GCC 12 warns falsely (-Wrestrict) on that form.
   for (const auto& k : kScalars)
-    if (o.*k.field != none.*k.field) s.append(",").append(k.key).append("=").append(number(o.*k.field));
+    if (o.*k.field != none.*k.field) s.append(",").append(k.key).append("=").append(shortest_text(o.*k.field));
   for (const auto& p : kPairs)
     if (o.*p.lo_field != none.*p.lo_field || o.*p.hi_field != none.*p.hi_field)
-      s.append(",").append(p.key).append("=").append(number(o.*p.lo_field)).append(":").append(number(o.*p.hi_field));
+      s.append(",").append(p.key).append("=").append(shortest_text(o.*p.lo_field)).append(":").append(shortest_text(o.*p.hi_field));
   if (o.erase_random) s += ",erase_fill=random";
   return s;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/core/number_text.h"
 
 namespace mnistcnn::nn {
 
@@ -176,17 +177,6 @@ std::string spec_number(double v) {
   return buf;
 }
 
-std::string spec_number(float v) {
-  char buf[64];
-  if (v == std::trunc(v) && std::fabs(v) < 1e7f) {
-    std::snprintf(buf, sizeof buf, "%.0f", static_cast<double>(v));
-    return buf;
-  }
-  for (int prec = 1; prec <= 9; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, static_cast<double>(v));
-    if (static_cast<float>(std::strtod(buf, nullptr)) == v) break;
-  }
-  return buf;
-}
+std::string spec_number(float v) { return shortest_text(v); }
 
 }  // namespace mnistcnn::nn
