@@ -178,13 +178,10 @@ void run_finetune(FinetuneArgs& a) {
   optim::Schedule schedule(sched_opt, recipe.lr, d.train->num_batches(), recipe.epochs);
 
   TrainingJob job;
-  job.run = {{"seed", std::to_string(a.seed)}, {"batch_size", std::to_string(recipe.batch_size)},
-             {"optimizer", recipe.optimizer},
-             {"freeze", a.freeze}, {"unfreeze_after", std::to_string(a.unfreeze_after)},
-             {"gradual", a.gradual ? "true" : "false"}, {"lr_mult", a.lr_mult}, {"new_head", a.new_head},
-             {"data", d.train->fingerprint()},
-             {"free/epochs", std::to_string(recipe.epochs)}, {"free/lr", fmt("%g", recipe.lr)},
-             {"free/schedule", a.run.schedule}};
+  job.run = base_run_record(a.seed, recipe.batch_size, recipe.optimizer, *d.train, recipe.epochs, recipe.lr,
+                            a.run.schedule);
+  job.run.insert({{"freeze", a.freeze}, {"unfreeze_after", std::to_string(a.unfreeze_after)},
+                  {"gradual", a.gradual ? "true" : "false"}, {"lr_mult", a.lr_mult}, {"new_head", a.new_head}});
   std::map<std::string, std::string> regularisation;
   apply_regularisation(a.run, *d.train, job.run, regularisation);
   if (!a.run.resume.empty())

@@ -83,21 +83,16 @@ void run_train(TrainArgs& a) {
   optim::Schedule schedule(sched_opt, recipe.lr, train_loader.num_batches(), recipe.epochs);
 
   TrainingJob job;
-  job.run = {{"seed", std::to_string(a.seed)}, {"batch_size", std::to_string(recipe.batch_size)},
-             {"optimizer", recipe.optimizer}, {"momentum", fmt("%g", recipe.momentum)},
-             {"nesterov", recipe.nesterov ? "true" : "false"}, {"weight_decay", fmt("%g", recipe.weight_decay)},
-             {"normalization", norm.name()}, {"init", nn::init_name(recipe.init)},
-             {"data", train_loader.fingerprint()},
-             {"free/epochs", std::to_string(recipe.epochs)}, {"free/lr", fmt("%g", recipe.lr)},
-             {"free/schedule", a.run.schedule}};
+  job.run = base_run_record(a.seed, recipe.batch_size, recipe.optimizer, train_loader, recipe.epochs, recipe.lr,
+                            a.run.schedule);
+  job.run.insert({{"momentum", fmt("%g", recipe.momentum)}, {"nesterov", recipe.nesterov ? "true" : "false"},
+                  {"weight_decay", fmt("%g", recipe.weight_decay)}, {"normalization", norm.name()},
+                  {"init", nn::init_name(recipe.init)}});
   std::map<std::string, std::string> regularisation;
   apply_regularisation(a.run, *d.train, job.run, regularisation);
   if (!a.run.resume.empty())
     resume_job(a.run, job, net, opt,
-               [&](nn::Sequential& n) {
-                 auto o = train::make_optimizer(recipe, n.params());
-                 return o;
-               },
+               [&](nn::Sequential& n) { return train::make_optimizer(recipe, n.params()); },
                schedule, recipe.epochs);
   if (!a.run.quiet) {
     note("network: " + net.spec() + "  (" + human_count(net.param_count()) + " parameters)");

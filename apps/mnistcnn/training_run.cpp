@@ -165,6 +165,14 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
   }
 }
 
+std::map<std::string, std::string> base_run_record(uint64_t seed, int64_t batch_size, const std::string& optimizer,
+                                                   const data::Loader& train, int epochs, double lr,
+                                                   const std::string& schedule) {
+  return {{"seed", std::to_string(seed)}, {"batch_size", std::to_string(batch_size)}, {"optimizer", optimizer},
+          {"data", train.fingerprint()}, {"free/epochs", std::to_string(epochs)}, {"free/lr", fmt("%g", lr)},
+          {"free/schedule", schedule}};
+}
+
 void resume_job(const RunFlags& f, TrainingJob& job, nn::Sequential& net, std::unique_ptr<optim::Optimizer>& opt,
                 const std::function<std::unique_ptr<optim::Optimizer>(nn::Sequential&)>& make_optimizer,
                 optim::Schedule& schedule, int epochs) {

@@ -81,6 +81,12 @@ train::Checkpoint load_resume(const std::string& path, std::string& resolved);
 void check_resume(const train::Checkpoint& ck, const std::string& path, const std::string& arch,
                   const std::map<std::string, std::string>& run, bool quiet);
 
+// What every run's resume check compares (seed, batch size, optimizer, the training data's
+// fingerprint) and what may change on resume (epochs, lr, schedule); commands add their own.
+std::map<std::string, std::string> base_run_record(uint64_t seed, int64_t batch_size, const std::string& optimizer,
+                                                   const data::Loader& train, int epochs, double lr,
+                                                   const std::string& schedule);
+
 // The run's regularisation (and --early-stop, --ema), as the resume check and the provenance record it; the
 // augmentation is set on the training loader.
 void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::string, std::string>& run,
