@@ -99,14 +99,12 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
 
 std::string Loader::fingerprint() const {
   const auto pixels = static_cast<size_t>(data_.rows * data_.cols);
-  std::vector<uint8_t> bytes;
-  bytes.reserve(indices_.size() * (pixels + 1));
+  Sha256 digest;
   for (const int64_t i : indices_) {
-    const uint8_t* img = data_.images.data() + static_cast<size_t>(i) * pixels;
-    bytes.insert(bytes.end(), img, img + pixels);
-    bytes.push_back(data_.labels[static_cast<size_t>(i)]);
+    digest.update(data_.images.data() + static_cast<size_t>(i) * pixels, pixels);
+    digest.update(&data_.labels[static_cast<size_t>(i)], 1);
   }
-  return sha256_hex(bytes.data(), bytes.size());
+  return digest.hex();
 }
 
 }  // namespace mnistcnn::data

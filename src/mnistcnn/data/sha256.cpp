@@ -16,38 +16,40 @@
 
 namespace mnistcnn::data {
 
-namespace {
-
-constexpr size_t kChunk = size_t{1} << 20;
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-      throw Error("sha256: OpenSSL could not initialise a SHA-256 digest");
-  }
-  void update(const uint8_t* p, size_t n) {
-    if (n > 0 && EVP_DigestUpdate(ctx_.get(), p, n) != 1) throw Error("sha256: OpenSSL digest update failed");
-  }
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) throw Error("sha256: OpenSSL digest final failed");
-    static const char* digits = "0123456789abcdef";
-    std::string out(2 * len, '0');
-    for (unsigned int i = 0; i < len; ++i) {
-      out[2 * i] = digits[md[i] >> 4];
-      out[2 * i + 1] = digits[md[i] & 15];
-    }
-    return out;
-  }
-
- private:
+struct Sha256::Impl {
   struct Free {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
   };
-  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+  std::unique_ptr<EVP_MD_CTX, Free> ctx{EVP_MD_CTX_new()};
 };
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw Error("sha256: OpenSSL could not initialise a SHA-256 digest");
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::update(const uint8_t* p, size_t n) {
+  if (n > 0 && EVP_DigestUpdate(impl_->ctx.get(), p, n) != 1) throw Error("sha256: OpenSSL digest update failed");
+}
+
+std::string Sha256::hex() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(impl_->ctx.get(), md, &len) != 1) throw Error("sha256: OpenSSL digest final failed");
+  static const char* digits = "0123456789abcdef";
+  std::string out(2 * len, '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = digits[md[i] >> 4];
+    out[2 * i + 1] = digits[md[i] & 15];
+  }
+  return out;
+}
+
+namespace {
+
+constexpr size_t kChunk = size_t{1} << 20;
 
 // A directory opens fine on Linux and only fails on read, with a vaguer message.
 void check_readable_file(const std::string& path) {

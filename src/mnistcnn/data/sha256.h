@@ -3,9 +3,23 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace mnistcnn::data {
+
+// A digest fed in pieces (so large inputs need not be copied into one buffer).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  void update(const uint8_t* p, size_t n);
+  std::string hex();  // finishes the digest
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 std::string sha256_hex(const uint8_t* p, size_t n);
 
