@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mnistcnn/core/error.h"
+#include "support/error_of.h"
 
 namespace fs = std::filesystem;
 using mnistcnn::Error;
@@ -65,15 +66,7 @@ Bytes labels(const Bytes& values) {
   return b;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "did not throw mnistcnn::Error";
-  return "";
-}
+using mnistcnn::testing::error_of;
 
 }  // namespace
 
@@ -166,3 +159,4 @@ TEST(DatasetNames, Candidates) {
   EXPECT_EQ(split_name(Split::Train), "train");
   EXPECT_EQ(split_name(Split::Test), "test");
 }
+

@@ -16,6 +16,7 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/dataset.h"
+#include "support/error_of.h"
 
 namespace fs = std::filesystem;
 using mnistcnn::Error;
@@ -64,15 +65,7 @@ class FetchTest : public ::testing::Test {
   std::vector<std::string> log_;
 };
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "did not throw mnistcnn::Error";
-  return "";
-}
+using mnistcnn::testing::error_of;
 
 void write_gz(const fs::path& p, const std::string& content) {
   gzFile f = gzopen(p.c_str(), "wb");
@@ -224,3 +217,4 @@ TEST(FetchTable, UnknownDatasetAndEnvMirrors) {
   ::unsetenv("MNISTCNN_MIRRORS");
   EXPECT_TRUE(mirrors_from_env().empty());
 }
+

@@ -12,6 +12,7 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/io/png.h"
+#include "support/error_of.h"
 #include "support/run_cli.h"
 
 namespace mnistcnn::data {
@@ -49,16 +50,7 @@ class ImageFolderTest : public ::testing::Test {
     };
     return o;
   }
-  std::string error_of(const std::function<void()>& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    ADD_FAILURE() << "did not throw mnistcnn::Error";
-    return "";
-  }
-
+  static std::string error_of(const std::function<void()>& fn) { return mnistcnn::testing::error_of(fn); }
   std::string dir_;
   int decoded_ = 0;
 };

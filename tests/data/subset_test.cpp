@@ -9,6 +9,7 @@
 #include <set>
 
 #include "mnistcnn/core/error.h"
+#include "support/error_of.h"
 #include "support/mnist_files.h"
 
 namespace mnistcnn::data {
@@ -27,15 +28,7 @@ Dataset synthetic(int64_t n, int classes, const std::function<int(int64_t)>& lab
   return ds;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "did not throw mnistcnn::Error";
-  return "";
-}
+using mnistcnn::testing::error_of;
 
 TEST(ClassList, Parses) {
   EXPECT_EQ(parse_class_list("0-4"), (std::vector<int>{0, 1, 2, 3, 4}));
