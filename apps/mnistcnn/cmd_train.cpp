@@ -25,8 +25,20 @@ struct TrainArgs {
   DataFlags data;
   uint64_t seed = 1;
   RunFlags run;
+  CLI::App* cmd = nullptr;
   CLI::Option *o_epochs, *o_batch, *o_lr, *o_momentum, *o_wd, *o_optimizer, *o_init, *o_normalize, *o_nesterov;
 };
+
+// A recipe's schedule, augmentation, label smoothing, EMA and validation, where the
+// command line does not give its own.
+void apply_recipe_regularisation(const train::Recipe& recipe, TrainArgs& a) {
+  auto given = [&](const char* flag) { return a.cmd->get_option(flag)->count() > 0; };
+  if (!given("--schedule")) a.run.schedule = recipe.schedule;
+  if (!given("--augment")) a.run.augment.augment = recipe.augment;
+  if (!given("--label-smoothing")) a.run.label_smoothing = recipe.label_smoothing;
+  if (!given("--ema")) a.run.ema = recipe.ema;
+  if (!recipe.validate && !given("--val-split") && a.run.early_stop == 0) a.data.no_val = true;
+}
 
 void run_train(TrainArgs& a) {
   const int threads = setup_threads(a.threads);
@@ -40,6 +52,7 @@ void run_train(TrainArgs& a) {
     recipe = p->recipe;
     spec = p->spec;
   }
+  apply_recipe_regularisation(recipe, a);
   if (a.o_epochs->count()) recipe.epochs = a.epochs;
   if (a.o_batch->count()) recipe.batch_size = a.batch_size;
   if (a.o_optimizer->count()) {
@@ -135,6 +148,7 @@ void run_train(TrainArgs& a) {
 void add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   auto* cmd = app.add_subcommand("train", "Train a network (a preset's recipe or a spec line) on MNIST-format data");
+  a->cmd = cmd;
   cmd->add_option("--preset", a->preset, "named network with its seed recipe: " + train::preset_names() +
                                              " (default keras-mnist when no --arch)");
   cmd->add_option("--arch", a->arch, "network as a spec line, e.g. \"conv(32,3) relu maxpool(2) flatten dense(10)\"");

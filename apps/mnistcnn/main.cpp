@@ -1,13 +1,33 @@
 // mnistcnn: the command line over the library. A thin shell: parse flags, call the
 // library, print; errors become a message on stderr and exit code 1 (2 for usage).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "commands.h"
 #include "mnistcnn/core/error.h"
 #include "training_run.h"
 
+namespace {
+
+// libgomp's threads spin up to 300,000 times (about a millisecond here) waiting for work
+// before they sleep. With one thread per core that is fast, but as soon as anything else
+// runs (a build, a second training) a spinning thread holds the core its partner needs:
+// a 2-thread epoch took 10x longer beside a compiler (docs/BENCHMARKS.md). libgomp reads
+// its settings when it loads, before main, so the program sets a short spin and starts
+// itself again; GOMP_SPINCOUNT or OMP_WAIT_POLICY given by the user are left alone.
+void restart_with_short_openmp_spin(char** argv) {
+  if (std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY")) return;
+  setenv("GOMP_SPINCOUNT", "1000", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: run on with the defaults
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  restart_with_short_openmp_spin(argv);
   CLI::App app{"mnistcnn: build, train, evaluate and run convolutional networks on MNIST"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mnistcnn 0.1.0");

@@ -69,6 +69,29 @@ TrainingSetup resumed_setup(train::Checkpoint& ck, const std::string& path, int6
   return r;
 }
 
+// The trainer's decay warms up as min(decay, (1+t)/(10+t)) at step t, so the average
+// follows the weights early on instead of holding on to the initial ones.
+TEST(Ema, TrainerWarmsTheDecayUp) {
+  const data::Dataset data = synthetic_data();
+  data::Loader loader(data, {}, 16, true, 11, data::Normalization::scale());
+  TrainingSetup r = make_run("adam", "constant", loader.num_batches(), 2);
+  nn::Param* w = r.net.params().front();
+  float ema = w->value.span()[0];  // the average starts as the initial weights
+  int64_t t = 0;
+  const double decay = 0.99;
+  train::Callbacks cb;
+  cb.on_step = [&](const train::TrainState&) {
+    ++t;
+    const double d = std::min(decay, (1.0 + static_cast<double>(t)) / (10.0 + static_cast<double>(t)));
+    ema = static_cast<float>(d * static_cast<double>(ema) + (1.0 - d) * static_cast<double>(w->value.span()[0]));
+  };
+  train::TrainState state;
+  train::fit(r.net, *r.opt, loader, nullptr, {.epochs = 2, .ema_decay = decay}, cb, state);
+  ASSERT_EQ(t, 2 * loader.num_batches());
+  ASSERT_GT(t, 10);  // long enough for the warm-up to matter: (1+t)/(10+t) < 0.99 throughout
+  EXPECT_EQ(w->value.span()[0], ema);  // the network ends holding the average
+}
+
 // EMA alone, and EMA with early stopping (whose best weights then ride in the checkpoint too).
 class EmaResume : public ::testing::TestWithParam<int> {};
 

@@ -22,6 +22,14 @@ struct Recipe {
   int epochs = 5;
   std::string normalization = "scale";  // see data::Normalization::parse
   nn::Init init = nn::Init::Torch;
+  // The regularisation a recipe comes with (the train flags of the same names override each).
+  std::string schedule = "constant";  // see optim::parse_schedule
+  std::string augment = "none";       // see data::parse_augment
+  double label_smoothing = 0.0;
+  double ema = 0.0;                   // EMA decay of the weights; 0: off
+  // false: no validation after each epoch unless --val-split asks for it (the recipe trains
+  // on all training images and its number is the one test evaluation at the end).
+  bool validate = true;
 };
 
 struct Preset {

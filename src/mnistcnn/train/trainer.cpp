@@ -155,7 +155,13 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       state.correct += loss::count_correct(logits, y);
       opt.step();
       if (options.max_norm > 0) optim::apply_max_norm(params, options.max_norm);
-      if (ema) ema_update(state.held->ema, params, options.ema_decay);
+      if (ema) {
+        // Warm-up of the decay (TensorFlow's num_updates, timm's ModelEmaV3): early on the
+        // average follows the weights, so it never mixes in the initial ones (which, with
+        // batch-norm statistics of the trained weights, classify at chance).
+        const double t = static_cast<double>(state.epoch * train.num_batches() + state.batch + 1);
+        ema_update(state.held->ema, params, std::min(options.ema_decay, (1 + t) / (10 + t)));
+      }
       const auto n = static_cast<int64_t>(y.size());
       state.loss_sum += batch_loss * static_cast<double>(n);
       state.seen += n;

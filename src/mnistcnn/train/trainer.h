@@ -85,8 +85,9 @@ struct FitOptions {
   int early_stop_patience = 0;
   Monitor monitor = Monitor::ValAccuracy;
   double min_delta = 0;
-  // timm's ModelEmaV2: an average of the weights updated after every step, in (0, 1);
-  // 0: off. Validation uses the average, and at the end of the run the network holds it.
+  // An average of the weights updated after every step t (1-based) with decay
+  // min(ema_decay, (1+t)/(10+t)), in (0, 1); 0: off. Validation uses the average, and at
+  // the end of the run the network holds it.
   double ema_decay = 0;
 };
 
