@@ -57,20 +57,21 @@ void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward) {
   const auto x = random_vec(static_cast<size_t>(N * g.C * g.H * g.W), 1);
   const auto w = random_vec(static_cast<size_t>(g.OC * K), 2), b = random_vec(static_cast<size_t>(g.OC), 3);
   const auto dy = random_vec(static_cast<size_t>(N * g.OC * L), 4);
-  std::vector<float> col(static_cast<size_t>(N * K * L)), y(static_cast<size_t>(N * g.OC * L)), y_ref(y.size());
+  std::vector<float> col(static_cast<size_t>(mnistcnn::kernels::conv2d_forward_scratch(g, mnistcnn::kernels::num_threads())));
+  std::vector<float> y(static_cast<size_t>(N * g.OC * L)), y_ref(y.size());
   std::vector<float> scratch(static_cast<size_t>(mnistcnn::kernels::conv2d_backward_scratch(g, N, mnistcnn::kernels::num_threads())));
   std::vector<float> dw(static_cast<size_t>(g.OC * K)), db(static_cast<size_t>(g.OC)), dx(x.size());
   std::vector<float> dw_ref(dw.size()), db_ref(db.size()), dx_ref(dx.size());
   mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.data());
   mnistcnn::kernels::conv2d_forward_ref(x.data(), w.data(), b.data(), g, N, y_ref.data());
   require_close(y, y_ref, "conv2d_forward");
-  mnistcnn::kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), scratch.data(), dw.data(), db.data(), dx.data());
+  mnistcnn::kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(), dx.data());
   mnistcnn::kernels::conv2d_backward_ref(x.data(), dy.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
   require_close(dw, dw_ref, "conv2d_backward dw");
   require_close(dx, dx_ref, "conv2d_backward dx");
   for (auto _ : state) {
     if (backward)
-      mnistcnn::kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), scratch.data(), dw.data(), db.data(),
+      mnistcnn::kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(),
                                          g.C == 1 ? nullptr : dx.data());
     else
       mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.data());

@@ -21,7 +21,12 @@ namespace {
 void restart_with_short_openmp_spin(char** argv) {
   if (std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY")) return;
   setenv("GOMP_SPINCOUNT", "1000", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: run on with the defaults
+  // The resolved path, not /proc/self/exe, so that ps and top still say "mnistcnn".
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return;
+  path[n] = '\0';
+  execv(path, argv);  // returns only on failure: run on with the defaults
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ void check_conv_against_reference(const ConvGeometry& g, int64_t N) {
   const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
   const Tensor b = testing::random_tensor({g.OC}, 3);
   const int64_t L = g.L(), K = g.K(), out = N * g.OC * L, in = N * g.C * g.H * g.W;
-  std::vector<float> col(static_cast<size_t>(K * N * L));
+  std::vector<float> col(static_cast<size_t>(kernels::conv2d_forward_scratch(g, omp_get_max_threads())));
   std::vector<float> scratch(static_cast<size_t>(kernels::conv2d_backward_scratch(g, N, omp_get_max_threads())));
   std::vector<float> y(static_cast<size_t>(out)), y_ref(static_cast<size_t>(out));
   kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.data());
@@ -31,7 +31,7 @@ void check_conv_against_reference(const ConvGeometry& g, int64_t N) {
   const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
   std::vector<float> dw(static_cast<size_t>(g.OC * K), 0.5f), dw_ref = dw, db(static_cast<size_t>(g.OC), 0.25f),
       db_ref = db, dx(static_cast<size_t>(in), 9.0f), dx_ref(static_cast<size_t>(in));
-  kernels::conv2d_backward(dy.data(), w.data(), g, N, col.data(), scratch.data(), dw.data(), db.data(), dx.data());
+  kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(), dx.data());
   kernels::conv2d_backward_ref(x.data(), dy.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
   EXPECT_LE(testing::worst_mismatch(dw.data(), dw_ref.data(), g.OC * K, 1e-4, 1e-4), 1.0) << "dw (accumulated)";
   EXPECT_LE(testing::worst_mismatch(db.data(), db_ref.data(), g.OC, 1e-4, 1e-4), 1.0) << "db (accumulated)";

@@ -23,19 +23,23 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
 // Batch forward: x N×C×H×W, w OC×K, b OC (or null) -> y N×OC×OH×OW (overwritten).
-// Samples run in parallel, each as im2col into its own K×L block of col (which must
-// hold N*K*L floats and keeps the columns for backward) and one gemm straight into y.
+// Samples run in parallel, each as im2col into its thread's K×L block of scratch (which
+// must hold conv2d_forward_scratch floats) and one gemm straight into y. Nothing is kept
+// for backward: a batch's columns would be K/(C·S²) times the input (9x to 32x here),
+// hundreds of MB written and read back from memory, while one sample's stay in cache.
+int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads);
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* col, float* y);
+                    int64_t N, float* scratch, float* y);
 
 // Floats of scratch conv2d_backward needs for N samples with `threads` threads.
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
-// Batch backward from dy N×OC×OH×OW, with col as left by conv2d_forward. dw (OC×K) and
-// db (OC) accumulate (skipped when null); dx (N×C×H×W) is overwritten (skipped when
-// null). Weight gradients are summed per fixed chunk of samples and the chunks reduced
-// in order, so the result does not depend on the thread count.
-void conv2d_backward(const float* dy, const float* w, const ConvGeometry& g, int64_t N,
-                     const float* col, float* scratch, float* dw, float* db, float* dx);
+// Batch backward from dy N×OC×OH×OW and the forward's input x (whose columns it rebuilds
+// one sample at a time). dw (OC×K) and db (OC) accumulate (skipped when null); dx
+// (N×C×H×W) is overwritten (skipped when null). Weight gradients are summed per fixed
+// chunk of samples and the chunks reduced in order, so the result does not depend on the
+// thread count.
+void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
+                     float* scratch, float* dw, float* db, float* dx);
 
 // Direct seven-loop references with the same contracts (no col/tmp).
 void conv2d_forward_ref(const float* x, const float* w, const float* b, const ConvGeometry& g,

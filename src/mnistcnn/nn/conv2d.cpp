@@ -69,10 +69,10 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
                 " input channels, got input " + x.shape().str());
   const auto g = geometry(x.shape());
   const int64_t N = x.dim(0);
-  col_.resize({N, g.K(), g.L()});
+  scratch_.resize({kernels::conv2d_forward_scratch(g, kernels::num_threads())});
   y.resize(out);
   kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr,
-                          g, N, col_.data(), y.data());
+                          g, N, scratch_.data(), y.data());
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
@@ -82,7 +82,7 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
   if (!train_w && !train_b && !dx) return;
   if (dx) dx->resize(x.shape());
   scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads())});
-  kernels::conv2d_backward(dy.data(), weight_.value.data(), g, x.dim(0), col_.data(), scratch_.data(),
+  kernels::conv2d_backward(dy.data(), x.data(), weight_.value.data(), g, x.dim(0), scratch_.data(),
                            train_w ? weight_.grad.data() : nullptr,
                            train_b ? bias_.grad.data() : nullptr, dx ? dx->data() : nullptr);
 }

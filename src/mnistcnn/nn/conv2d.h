@@ -35,8 +35,7 @@ class Conv2d : public Layer {
   kernels::ConvGeometry geometry(const Shape& in) const;
   Options opt_;
   Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
-  Tensor col_;      // the batch's columns, N×K×L, kept for backward
-  Tensor scratch_;  // backward's partial sums and per-thread columns
+  Tensor scratch_;  // per-thread columns (forward), partial sums and columns (backward)
 };
 
 }  // namespace mnistcnn::nn
