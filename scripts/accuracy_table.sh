@@ -14,7 +14,7 @@ W=${2:-/tmp/mnistcnn-accuracy}
 EPOCHS=${3:-10}
 SEEDS=${4:-2}
 PARALLEL=${5:-2}
-M=$PWD/build/mnistcnn
+M=${MNISTCNN:-$PWD/build/mnistcnn}
 mkdir -p "$W"
 THREADS=$(( 2 / PARALLEL > 0 ? 2 / PARALLEL : 1 ))
 
