@@ -160,6 +160,15 @@ PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed,
   return d;
 }
 
+void check_without_data(const RunFlags& f, const DataFlags& d, nn::Sequential& net) {
+  (void)optim::make_penalty(net, f.l1, f.l2);
+  (void)resolve_augment(f.augment);
+  if (!d.val_fold.empty()) (void)data::parse_fold(d.val_fold);
+  if (d.no_test && !d.no_val && d.val_fold.empty() && d.val_split == 0)
+    throw Error("--no-test: validation would use the test set", "hold out training images with --val-split or --val-fold");
+  if (f.early_stop > 0 && d.no_val) throw Error("--early-stop needs validation after each epoch, and --no-val turns it off");
+}
+
 train::Checkpoint load_resume(const std::string& path, std::string& resolved) {
   resolved = path;
   if (std::filesystem::is_directory(path)) {

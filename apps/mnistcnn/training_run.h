@@ -79,6 +79,10 @@ struct PreparedData {
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
                           bool quiet, const std::vector<std::string>* align_to = nullptr);
 
+// What can be checked of the run flags before any data is read (penalty groups against the
+// network, --val-fold, augmentation, --no-test without held-out validation): for --dry-run.
+void check_without_data(const RunFlags& f, const DataFlags& d, nn::Sequential& net);
+
 // The checkpoint a --resume PATH names: the file, or the newest loadable one in a directory.
 train::Checkpoint load_resume(const std::string& path, std::string& resolved);
 // Refuses a checkpoint of another architecture, other data or another recipe (naming the
