@@ -25,6 +25,7 @@ struct SearchArgs {
   double val_split = 0.1;
   uint64_t seed = 0;
   bool keep_models = false, quiet = false;
+  CLI::Option* o_parallel = nullptr;
 };
 
 std::atomic<bool> g_stop{false};
@@ -76,7 +77,7 @@ void check_flags(const SearchArgs& a, const std::vector<std::string>& base, cons
 }
 
 void run_search_command(SearchArgs& a) {
-  if (a.parallel < 0) throw Error("--parallel " + std::to_string(a.parallel) + ": at least 1 trial must run at a time");
+  if (a.o_parallel->count() && a.parallel < 1) throw Error("--parallel " + std::to_string(a.parallel) + ": at least 1 trial must run at a time");
   if (a.folds == 1 || a.folds < 0) throw Error("--folds " + std::to_string(a.folds) + ": K-fold needs at least 2 folds");
   if (a.random < 0) throw Error("--random " + std::to_string(a.random) + ": the number of trials must be at least 1");
   std::string what;
@@ -178,7 +179,7 @@ void add_search_command(CLI::App& app) {
                     ->check(finite_number())->check(CLI::Range(0.01, 0.9))->capture_default_str();
   cmd->add_option("--folds", a->folds, "K-fold cross-validation: each configuration trained K times (--val-fold i/K); "
                                        "score: the mean validation accuracy (its std reported)")->excludes(split);
-  cmd->add_option("--parallel", a->parallel, "trials at once (default: the number of cores); each gets --threads "
+  a->o_parallel = cmd->add_option("--parallel", a->parallel, "trials at once (default: the number of cores); each gets --threads "
                                              "max(1, cores / parallel) unless --base gives --threads");
   cmd->add_option("--out", a->out, "directory for trials.jsonl, summary.md, best.json (default runs/search-TIME)");
   cmd->add_flag("--keep-models", a->keep_models, "keep each trial's model (and checkpoints) under OUT/trials");
