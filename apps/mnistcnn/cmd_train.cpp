@@ -62,6 +62,16 @@ void run_train(TrainArgs& a) {
   if (out_shape.rank() != 2)
     throw Error("the network must end in N×classes scores, but it ends in " + out_shape.str(),
                 "end the spec with flatten ... dense(10)");
+  if (a.dry_run) {
+    check_without_data(a.run, a.data, net);
+    if (a.run.as_json)
+      std::printf("%s\n", nlohmann::json{{"dry_run", true}, {"spec", net.spec()}, {"epochs", recipe.epochs},
+                                         {"optimizer", recipe.optimizer}, {"lr", recipe.lr}}.dump().c_str());
+    else
+      std::printf("flags OK: %s, %s lr %g, %d epochs (dry run: no data read, nothing trained)\n", net.spec().c_str(),
+                  recipe.optimizer.c_str(), recipe.lr, recipe.epochs);
+    return;
+  }
   PreparedData d = prepare_data(a.data, recipe.batch_size, a.seed, norm, a.run.quiet);
   const int classes = d.num_classes();
   if (out_shape[1] != classes) {
@@ -76,16 +86,6 @@ void run_train(TrainArgs& a) {
       adapted += (i ? " " : "") + (i == head ? "dense(" + std::to_string(classes) + ")" : net.layer(i).spec());
     if (!a.run.quiet) note(std::to_string(classes) + " classes: the output layer of " + preset_name + " becomes dense(" + std::to_string(classes) + ")");
     net = nn::Sequential::from_spec(adapted);
-  }
-  if (a.dry_run) {
-    check_without_data(a.run, a.data, net);
-    if (a.run.as_json)
-      std::printf("%s\n", nlohmann::json{{"dry_run", true}, {"spec", net.spec()}, {"epochs", recipe.epochs},
-                                         {"optimizer", recipe.optimizer}, {"lr", recipe.lr}}.dump().c_str());
-    else
-      std::printf("flags OK: %s, %s lr %g, %d epochs (dry run: no data read, nothing trained)\n", net.spec().c_str(),
-                  recipe.optimizer.c_str(), recipe.lr, recipe.epochs);
-    return;
   }
   net.init(recipe.init, a.seed);
   data::Loader& train_loader = *d.train;

@@ -60,6 +60,14 @@ TEST(SearchResults, TheObjectiveIsTheLastEpochOrTheRestoredOne) {
   EXPECT_NE(error_of([&] { search::read_train_output(R"({"epochs":[]})", t); }).find("no epochs"), std::string::npos);
 }
 
+TEST(SearchResults, TrainErrorIsTheMessageWithItsHintOnOneLine) {
+  EXPECT_EQ(search::train_error("note: loading\nmnistcnn: error: data/x: no such file\n  hint: fetch it\n"),
+            "data/x: no such file hint: fetch it");
+  EXPECT_EQ(search::train_error("The following argument was not expected: --bogus=1\nRun with --help for more information.\n"),
+            "The following argument was not expected: --bogus=1");
+  EXPECT_EQ(search::train_error(""), "");
+}
+
 search::TrialResult trial(int config, int fold, double acc, double loss, int rung = 0, const std::string& status = "ok") {
   search::TrialResult t;
   t.config = config, t.fold = fold, t.val_accuracy = acc, t.val_loss = loss, t.rung = rung, t.status = status;
@@ -101,7 +109,7 @@ TEST(ProcessPool, RunsInParallelCapturesOutputAndExitCodes) {
   EXPECT_EQ(got[0].out, "out1\n");
   EXPECT_EQ(got[0].err, "err1\n");
   EXPECT_EQ(got[1].exit_code, 3);
-  EXPECT_EQ(search::last_line(got[1].err), "oops");
+  EXPECT_EQ(got[1].err, "oops\n");
   EXPECT_EQ(got[2].exit_code, 127);
 }
 

@@ -142,14 +142,4 @@ bool run_processes(const std::vector<std::vector<std::string>>& commands, int pa
   return !stopping && next == commands.size();
 }
 
-std::string last_line(const std::string& text) {
-  size_t end = text.find_last_not_of(" \t\r\n");
-  if (end == std::string::npos) return "";
-  const size_t start = text.rfind('\n', end);
-  std::string line = text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
-  const std::string prefix = "mnistcnn: error: ";
-  if (line.rfind(prefix, 0) == 0) line = line.substr(prefix.size());
-  return line;
-}
-
 }  // namespace mnistcnn::search

@@ -29,7 +29,4 @@ bool run_processes(const std::vector<std::vector<std::string>>& commands, int pa
                    const std::function<bool(size_t, const ProcessResult&)>& on_done,
                    const std::atomic<bool>* stop = nullptr, double grace_seconds = 30);
 
-// The last non-empty line of a text (a child's error message), without "mnistcnn: error: ".
-std::string last_line(const std::string& text);
-
 }  // namespace mnistcnn::search

@@ -52,6 +52,36 @@ void read_train_output(const std::string& stdout_text, TrialResult& t) {
   }
 }
 
+std::string train_error(const std::string& err) {
+  const std::string prefix = "mnistcnn: error: ";
+  std::string text;
+  const size_t at = err.rfind(prefix);
+  if (at != std::string::npos) {
+    text = err.substr(at + prefix.size());
+  } else {
+    size_t end = err.size();
+    while (end > 0) {  // the last line worth reading
+      const size_t start = err.rfind('\n', end - 1);
+      const size_t from = start == std::string::npos ? 0 : start + 1;
+      const std::string line = err.substr(from, end - from);
+      if (line.find_first_not_of(" \t\r") != std::string::npos && line.rfind("Run with --help", 0) != 0) {
+        text = line;
+        break;
+      }
+      if (start == std::string::npos) break;
+      end = start;
+    }
+  }
+  std::string one;  // lines joined, blanks squeezed
+  for (const char c : text) {
+    const char d = c == '\n' || c == '\r' || c == '\t' ? ' ' : c;
+    if (d == ' ' && (one.empty() || one.back() == ' ')) continue;
+    one += d;
+  }
+  while (!one.empty() && one.back() == ' ') one.pop_back();
+  return one;
+}
+
 std::vector<Leader> leaderboard(const std::vector<TrialResult>& trials) {
   std::map<int, int> top_rung;
   for (const TrialResult& t : trials) top_rung[t.config] = std::max(top_rung[t.config], t.rung);

@@ -30,6 +30,11 @@ nlohmann::json to_json(const TrialResult& t);
 // is not that JSON or has no validation.
 void read_train_output(const std::string& stdout_text, TrialResult& t);
 
+// The error a failed train run reports, from its stderr: the last "mnistcnn: error: "
+// message with its hint on one line, or else the last line that is not CLI11's "Run with
+// --help" advice.
+std::string train_error(const std::string& stderr_text);
+
 struct Leader {
   int config = 0, rung = 0, epochs = 0;
   Config flags;

@@ -97,7 +97,9 @@ SearchOutcome run_search(const SearchOptions& o, const SearchCallbacks& cb, cons
   }
   std::vector<std::string> refusal(o.configs.size());
   const bool checked = run_processes(checks, o.parallel, [&](size_t i, const ProcessResult& r) {
-    if (r.exit_code != 0) refusal[i] = r.terminated ? "stopped" : last_line(r.err).empty() ? "exit code " + std::to_string(r.exit_code) : last_line(r.err);
+    if (r.exit_code == 0) return true;
+    refusal[i] = r.terminated ? "stopped" : train_error(r.err);
+    if (refusal[i].empty()) refusal[i] = "exit code " + std::to_string(r.exit_code);
     return true;
   }, stop);
   if (!checked) return out.complete = false, out;
@@ -151,7 +153,8 @@ SearchOutcome run_search(const SearchOptions& o, const SearchCallbacks& cb, cons
         t.status = "stopped", t.error = "stopped by the search";
       } else if (res.exit_code != 0) {
         t.status = "failed";
-        t.error = last_line(res.err).empty() ? "exit code " + std::to_string(res.exit_code) : last_line(res.err);
+        t.error = train_error(res.err);
+        if (t.error.empty()) t.error = "exit code " + std::to_string(res.exit_code);
       } else {
         try {
           read_train_output(res.out, t);
