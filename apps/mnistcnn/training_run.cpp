@@ -240,7 +240,8 @@ void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::
   run["ema"] = provenance["ema"] = fmt("%g", f.ema);
   // Syntax now, so a typo fails before training; the groups are checked against the network.
   for (const auto& [flag, text, key] : {std::tuple{"--l1", f.l1, "l1"}, std::tuple{"--l2", f.l2, "l2"}}) {
-    const bool none = optim::parse_penalty(text, flag).empty();
+    bool none = true;
+    for (const optim::PenaltyPart& part : optim::parse_penalty(text, flag)) none = none && part.value == 0;
     run[key] = provenance[key] = none ? "off" : text;
   }
   run["early_stop"] = provenance["early_stop"] = f.early_stop ? std::to_string(f.early_stop) + " on " + f.monitor : "off";

@@ -37,10 +37,26 @@ TEST(AccuracyFlags, PenaltyIsInTheTrainingLossAndResumeRefusesOtherValues) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(AccuracyFlags, DryRunChecksTheFlagsWithoutReadingData) {
+  const std::string dir = testing::make_temp_dir("dry_run");
+  const std::string arch = "--arch \"conv(4,3) relu maxpool(2) flatten dense(10)\" --data " + dir + "/no-such-data";
+  const auto ok = run_cli("train " + arch + " --l2 \"conv=1e-4\" --val-fold 1/3 --no-test --dry-run --json");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(nlohmann::json::parse(ok.out)["dry_run"], true);
+  const auto bad_group = run_cli("train " + arch + " --l2 \"relu=1e-4\" --dry-run");
+  EXPECT_EQ(bad_group.exit_code, 1);
+  EXPECT_NE(bad_group.err.find("--l2 'relu'"), std::string::npos) << bad_group.err;
+  const auto on_test = run_cli("train " + arch + " --no-test --dry-run");
+  EXPECT_EQ(on_test.exit_code, 1);
+  EXPECT_NE(on_test.err.find("--no-test"), std::string::npos) << on_test.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/no-such-data"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(AccuracyFlags, BadPenaltySpecsNameTheFlag) {
   MNISTCNN_REQUIRE_MNIST();
   const std::string dir = testing::make_temp_dir("penalty_bad");
-  for (const std::string& bad : {"--l2 abc", "--l1 -0.1", "--l2 \"bogus=1\"", "--l1 \"conv=1;relu=1\""}) {
+  for (const std::string bad : {"--l2 abc", "--l1 -0.1", "--l2 \"bogus=1\"", "--l1 \"conv=1;relu=1\""}) {
     const auto r = run_cli(train(dir, "--val-split 0.1 " + bad));
     EXPECT_EQ(r.exit_code, 1) << bad;
     EXPECT_NE(r.err.find(bad.substr(0, 4)), std::string::npos) << bad << ": " << r.err;
@@ -67,7 +83,7 @@ TEST(AccuracyFlags, ValFoldValidatesOnAFoldAndNoTestSkipsTheTestSet) {
   const auto on_test = run_cli(train(dir, "--val-split 0 --no-test"));
   EXPECT_EQ(on_test.exit_code, 1);
   EXPECT_NE(on_test.err.find("--no-test"), std::string::npos) << on_test.err;
-  for (const std::string& bad : {"0/3", "4/3", "1/1"}) {
+  for (const std::string bad : {"0/3", "4/3", "1/1"}) {
     const auto b = run_cli(train(dir, "--val-fold " + bad));
     EXPECT_NE(b.exit_code, 0) << bad;
     EXPECT_NE(b.err.find("--val-fold " + bad), std::string::npos) << b.err;
