@@ -33,6 +33,7 @@ volatile std::sig_atomic_t g_signal = 0;
 extern "C" void on_search_signal(int sig) {
   g_signal = sig;
   g_stop.store(true);
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the search at once
 }
 
 std::string default_out() {

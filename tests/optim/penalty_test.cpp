@@ -7,10 +7,10 @@
 
 #include <cmath>
 
-#include "../train/fit_fixture.h"
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/train/trainer.h"
 #include "support/error_of.h"
+#include "train/fit_fixture.h"
 
 namespace mnistcnn {
 namespace {

@@ -2,7 +2,9 @@
 // search: the objective read from train's JSON, fold means and spread, the ranking.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "mnistcnn/search/halving.h"
 #include "mnistcnn/search/process_pool.h"
@@ -113,17 +115,37 @@ TEST(ProcessPool, RunsInParallelCapturesOutputAndExitCodes) {
   EXPECT_EQ(got[2].exit_code, 127);
 }
 
-TEST(ProcessPool, StoppingTerminatesTheRunningChildren) {
-  std::vector<std::vector<std::string>> cmds(4, {"/bin/sleep", "30"});
-  std::atomic<bool> stop{true};
+TEST(ProcessPool, StoppingTerminatesTheRunningChildrenAndStartsNoMore) {
+  // on_done returning false: the quick child ends first, the sleeping one is terminated.
+  const std::vector<std::vector<std::string>> cmds = {
+      {"/bin/true"}, {"/bin/sleep", "30"}, {"/bin/sleep", "30"}, {"/bin/sleep", "30"}};
+  std::vector<int> codes(4, -2);
+  std::vector<bool> terminated(4, false);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(search::run_processes(cmds, 2, [&](size_t i, const search::ProcessResult& r) {
+    codes[i] = r.exit_code, terminated[i] = r.terminated;
+    return i != 0;
+  }));
+  EXPECT_EQ(codes[0], 0);
+  EXPECT_EQ(codes[1], 128 + 15);
+  EXPECT_TRUE(terminated[1]);
+  EXPECT_EQ(codes[2], -2) << "no new child starts once stopped";
+  EXPECT_EQ(codes[3], -2);
+  // The stop flag, set from another thread while two children sleep.
+  std::atomic<bool> stop{false};
+  std::thread setter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.store(true);
+  });
   int ended = 0;
-  EXPECT_FALSE(search::run_processes(cmds, 2, [&](size_t, const search::ProcessResult& r) {
+  EXPECT_FALSE(search::run_processes({cmds[1], cmds[2], cmds[3]}, 2, [&](size_t, const search::ProcessResult& r) {
     ++ended;
     EXPECT_TRUE(r.terminated);
-    EXPECT_EQ(r.exit_code, 128 + 15);
     return true;
   }, &stop));
-  EXPECT_LE(ended, 2) << "no new child starts once stopped";
+  setter.join();
+  EXPECT_EQ(ended, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
 }
 
 }  // namespace
