@@ -164,8 +164,9 @@ void add_search_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("search", "Hyperparameter search over train flags: grid, random or successive halving, "
                                            "scored on held-out training data (never the test set)");
   cmd->add_option("--base", a->base, "train flags every trial gets, e.g. \"--preset keras-mnist --epochs 2\"");
-  cmd->add_option("--grid", a->grid, "NAME=V1,V2,...: a train flag and its values; several --grid make the cartesian "
-                                     "product (with --random: drawn uniformly)");
+  cmd->add_option("--grid", a->grid, "NAME=V1,V2,...: a train flag and its values (separate them with | when they hold "
+                                     "commas, as specs do); several --grid make the cartesian product (with --random: "
+                                     "drawn uniformly)");
   cmd->add_option("--param", a->param, "NAME=log:LO:HI | uniform:LO:HI | int:LO:HI | choice:V1,V2 (with --random)");
   cmd->add_option("--random", a->random, "random search: this many configurations drawn from --param and --grid");
   cmd->add_option("--seed", a->seed, "seed of the random draws")->capture_default_str();

@@ -28,6 +28,13 @@ TEST(SearchSpace, GridIsTheCartesianProductLastVaryingFastest) {
   EXPECT_EQ(search::config_args(configs[0]), (std::vector<std::string>{"--lr=3e-4", "--batch-size=32"}));
 }
 
+TEST(SearchSpace, ValuesWithCommasAreSeparatedByBars) {
+  const auto p = search::parse_grid("arch=conv(4,3) relu flatten dense(10) | conv(8,3) relu flatten dense(10)");
+  EXPECT_EQ(p.values, (std::vector<std::string>{"conv(4,3) relu flatten dense(10)", "conv(8,3) relu flatten dense(10)"}));
+  EXPECT_EQ(search::parse_param("augment=choice:light|standard,rotate=15").values,
+            (std::vector<std::string>{"light", "standard,rotate=15"}));
+}
+
 TEST(SearchSpace, RandomDrawsAreSeededAndInRange) {
   const std::vector<search::SearchParam> params = {
       search::parse_param("lr=log:1e-4:1e-2"), search::parse_param("batch-size=int:16:64"),

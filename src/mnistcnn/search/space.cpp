@@ -20,11 +20,13 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
+// Values split on ',' or, when the text has a '|', on '|' (for values with commas: specs).
 std::vector<std::string> split_list(const std::string& text, const std::string& flag, const std::string& whole) {
   std::vector<std::string> out;
+  const char sep = text.find('|') != std::string::npos ? '|' : ',';
   size_t start = 0;
   while (true) {
-    const size_t end = text.find(',', start);
+    const size_t end = text.find(sep, start);
     const std::string v = trim(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
     if (v.empty()) throw Error(flag + " '" + whole + "': an empty value in the list", flag + " \"lr=1e-3,3e-3\"");
     out.push_back(v);

@@ -17,10 +17,11 @@ struct SearchParam {
   double lo = 0, hi = 0;            // Log, Uniform, Int (inclusive)
 };
 
-// --grid "NAME=V1,V2,..." (the values as train reads them; a value with a comma cannot
-// be given this way). Errors name the flag and the problem (no '=', empty list, empty value).
+// --grid "NAME=V1,V2,..." (the values as train reads them), or "NAME=V1|V2|..." when
+// values hold commas ("arch=conv(8,3) relu flatten dense(10)|conv(16,3) ..."). Errors
+// name the flag and the problem (no '=', empty list, empty value).
 SearchParam parse_grid(const std::string& text);
-// --param "NAME=log:LO:HI" | "uniform:LO:HI" | "int:LO:HI" | "choice:V1,V2,...".
+// --param "NAME=log:LO:HI" | "uniform:LO:HI" | "int:LO:HI" | "choice:V1,V2,..." (or V1|V2).
 // Errors: an unknown distribution, LO > HI, LO <= 0 for log, non-numbers.
 SearchParam parse_param(const std::string& text);
 // A name train may be given: letters, digits and dashes (leading "--" dropped).
