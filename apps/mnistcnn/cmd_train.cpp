@@ -21,7 +21,7 @@ struct TrainArgs {
   int epochs = 0, threads = 0;
   int64_t batch_size = 0;
   double lr = 0, momentum = 0, weight_decay = 0;
-  bool nesterov = false;
+  bool nesterov = false, dry_run = false;
   DataFlags data;
   uint64_t seed = 1;
   RunFlags run;
@@ -75,6 +75,16 @@ void run_train(TrainArgs& a) {
   if (out_shape.rank() != 2)
     throw Error("the network must end in N×classes scores, but it ends in " + out_shape.str(),
                 "end the spec with flatten ... dense(10)");
+  if (a.dry_run) {
+    check_without_data(a.run, a.data, net);
+    if (a.run.as_json)
+      std::printf("%s\n", nlohmann::json{{"dry_run", true}, {"spec", net.spec()}, {"epochs", recipe.epochs},
+                                         {"optimizer", recipe.optimizer}, {"lr", recipe.lr}}.dump().c_str());
+    else
+      std::printf("flags OK: %s, %s lr %g, %d epochs (dry run: no data read, nothing trained)\n", net.spec().c_str(),
+                  recipe.optimizer.c_str(), recipe.lr, recipe.epochs);
+    return;
+  }
   PreparedData d = prepare_data(a.data, recipe.batch_size, a.seed, norm, a.run.quiet);
   const int classes = d.num_classes();
   if (out_shape[1] != classes) {
@@ -167,6 +177,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
   cmd->add_option("--out", a->run.out, "model file to write (default models/PRESET.safetensors)");
   add_run_flags(cmd, a->run);
+  cmd->add_flag("--dry-run", a->dry_run, "check the flags and the network, then exit without reading data or training");
   cmd->callback([a] { run_train(*a); });
 }
 

@@ -19,5 +19,6 @@ void add_data_export_command(CLI::App* data);
 void add_explain_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_search_command(CLI::App& app);
 
 }  // namespace mnistcnn::cli

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   mnistcnn::cli::add_explain_command(app);
   mnistcnn::cli::add_plot_command(app);
   mnistcnn::cli::add_serve_command(app);
+  mnistcnn::cli::add_search_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,8 @@
 #include "common.h"
 #include "progress.h"
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/nn/select.h"
+#include "mnistcnn/optim/penalty.h"
 
 namespace mnistcnn::cli {
 
@@ -77,58 +79,17 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
                   "keep an exponential moving average of the weights with this decay (e.g. 0.999), updated "
                   "every step; validate, test and save it (0: off)")
       ->check(finite_number())->check(CLI::Range(0.0, 0.999999));
+  const std::string penalty_help =
+      " penalty (Keras' kernel_regularizer) on conv and dense weights, never biases or batch norm: a number for "
+      "all of them, or \"GROUP=VALUE;GROUP=VALUE\" with GROUP a layer selection (" + nn::selector_help() +
+      "). Added to the reported training loss and its gradient to the weights'; validation loss stays the "
+      "plain cross-entropy";
+  cmd->add_option("--l1", f.l1, "L1" + penalty_help + ": l1·Σ|w|, gradient l1·sign(w)");
+  cmd->add_option("--l2", f.l2, "L2" + penalty_help + ": l2·Σw², gradient 2·l2·w (Keras' form; PyTorch's "
+                                "weight_decay=wd matches l2 = wd/2)");
   add_augment_options(cmd, f.augment);
   cmd->add_flag("--json", f.as_json, "print one JSON object with the results on stdout");
   cmd->add_flag("--quiet,-q", f.quiet, "no progress output");
-}
-
-void add_data_flags(CLI::App* cmd, DataFlags& f) {
-  add_data_options(cmd, f.source);
-  cmd->add_option("--val-split", f.val_split, "fraction of the training images held out for validation "
-                                              "(0: validate on the test set, as the seeds do)")
-      ->check(finite_number())->check(CLI::Range(0.0, 0.9));
-  cmd->add_flag("--no-val", f.no_val, "no validation after each epoch");
-  cmd->add_option("--limit", f.limit, "train on a seeded random subset of this many training images")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-}
-
-PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
-                          bool quiet, const std::vector<std::string>* align_to) {
-  PreparedData d;
-  d.data = std::make_unique<LoadedData>(load_data(f.source, seed, DataParts::TrainAndTest, align_to));
-  if (!quiet) {
-    note(d.data->description);
-    for (const auto& line : d.data->notes) note(line);
-  }
-  const data::Dataset& train_set = d.data->train;
-  if (train_set.size() == 0) throw Error(f.source.data + ": no training images in the selection");
-  std::vector<int64_t> pool;
-  if (f.limit > 0) {
-    const int64_t n = std::min(f.limit, train_set.size());
-    pool = data::permutation(train_set.size(), seed, 0x11A17);
-    pool.resize(static_cast<size_t>(n));
-  }
-  auto [train_idx, val_idx] =
-      data::split_indices(pool.empty() ? train_set.size() : static_cast<int64_t>(pool.size()), f.val_split, seed);
-  if (!pool.empty()) {
-    for (auto& i : train_idx) i = pool[static_cast<size_t>(i)];
-    for (auto& i : val_idx) i = pool[static_cast<size_t>(i)];
-  }
-  if (train_idx.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " leaves no training images");
-  d.train = std::make_unique<data::Loader>(train_set, train_idx, batch_size, true, seed, norm);
-  const int64_t eval_batch = 256;
-  d.test = std::make_unique<data::Loader>(d.data->test, std::vector<int64_t>{}, eval_batch, false, seed, norm);
-  d.val_name = "none";
-  if (!f.no_val) {
-    if (!val_idx.empty()) {
-      d.val = std::make_unique<data::Loader>(train_set, val_idx, eval_batch, false, seed, norm);
-      d.val_name = "held-out " + human_count(static_cast<int64_t>(val_idx.size())) + " training images";
-    } else {
-      d.val = std::make_unique<data::Loader>(d.data->test, std::vector<int64_t>{}, eval_batch, false, seed, norm);
-      d.val_name = "the test set (as the seed recipes do; use --val-split to hold out training data)";
-    }
-  }
-  return d;
 }
 
 train::Checkpoint load_resume(const std::string& path, std::string& resolved) {
@@ -155,6 +116,8 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
     const auto it = ck.run.find(key);
     const std::string before = it == ck.run.end() ? "(not recorded)" : it->second;
     if (before == value) continue;
+    // Checkpoints older than the --l1/--l2 flags were made without penalties.
+    if (it == ck.run.end() && (key == "l1" || key == "l2") && value == "off") continue;
     if (free_key) {
       if (!quiet) note("resume: " + key.substr(5) + " changes from " + before + " to " + value);
       continue;
@@ -200,6 +163,12 @@ void apply_regularisation(const RunFlags& f, data::Loader& train, std::map<std::
   run["label_smoothing"] = provenance["label_smoothing"] = fmt("%g", f.label_smoothing);
   run["max_norm"] = provenance["max_norm"] = fmt("%g", f.max_norm);
   run["ema"] = provenance["ema"] = fmt("%g", f.ema);
+  // Syntax now, so a typo fails before training; the groups are checked against the network.
+  for (const auto& [flag, text, key] : {std::tuple{"--l1", f.l1, "l1"}, std::tuple{"--l2", f.l2, "l2"}}) {
+    bool none = true;
+    for (const optim::PenaltyPart& part : optim::parse_penalty(text, flag)) none = none && part.value == 0;
+    run[key] = provenance[key] = none ? "off" : text;
+  }
   run["early_stop"] = provenance["early_stop"] = f.early_stop ? std::to_string(f.early_stop) + " on " + f.monitor : "off";
 }
 
@@ -262,6 +231,16 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   fo.early_stop_patience = f.early_stop;
   fo.monitor = f.monitor == "val_loss" ? train::Monitor::ValLoss : train::Monitor::ValAccuracy;
   fo.ema_decay = f.ema;
+  const optim::Penalty penalty = optim::make_penalty(net, f.l1, f.l2);
+  fo.penalty = &penalty;
+  if (!penalty.empty()) {
+    job.recipe["l1"] = f.l1;
+    job.recipe["l2"] = f.l2;
+    if (!f.quiet)
+      note("penalty on " + std::to_string(penalty.terms().size()) + " weight tensors (l1 " +
+           (f.l1.empty() ? std::string("off") : f.l1) + ", l2 " + (f.l2.empty() ? std::string("off") : f.l2) +
+           "); the training loss includes it");
+  }
   if (f.ema > 0 && !f.quiet)
     note("EMA of the weights (decay " + fmt("%g", f.ema) + "): validation, the test and the model file use the average");
   fo.stop = &g_stop;
@@ -303,13 +282,16 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
     note("restored the weights of epoch " + std::to_string(job.state.restored_epoch) + " (best " + f.monitor + ")" +
          (f.ema > 0 ? ", their EMA" : ""));
   const auto t1 = std::chrono::steady_clock::now();
-  const train::EvalResult test = train::evaluate(net, *job.test);
+  train::EvalResult test;
+  if (job.test) test = train::evaluate(net, *job.test);
   const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
 
   io::ModelInfo info = job.info;
   info.arch = net.spec();
-  info.provenance["test_accuracy"] = fmt("%.6f", test.accuracy());
-  info.provenance["test_loss"] = fmt("%.6f", test.loss);
+  if (job.test) {
+    info.provenance["test_accuracy"] = fmt("%.6f", test.accuracy());
+    info.provenance["test_loss"] = fmt("%.6f", test.loss);
+  }
   info.provenance["trained_at"] = now_iso();
   if (job.state.restored_epoch > 0) info.provenance["restored_epoch"] = std::to_string(job.state.restored_epoch);
   io::save_model(f.out, net, info);
@@ -317,11 +299,18 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   if (f.as_json) {
     nlohmann::json epochs = nlohmann::json::array();
     for (const auto& r : job.state.history) epochs.push_back(epoch_record(r, job.train->size()));
-    nlohmann::json j = {{"model", f.out}, {"spec", net.spec()}, {"test_accuracy", test.accuracy()},
-                        {"test_loss", test.loss}, {"test_count", test.count()}, {"train_seconds", train_seconds},
-                        {"eval_seconds", eval_seconds}, {"epochs", epochs}, {"recipe", job.recipe},
-                        {"early_stopped", job.state.early_stopped}, {"restored_epoch", job.state.restored_epoch}};
+    nlohmann::json j = {{"model", f.out}, {"spec", net.spec()}, {"train_seconds", train_seconds},
+                        {"epochs", epochs}, {"recipe", job.recipe}, {"early_stopped", job.state.early_stopped},
+                        {"restored_epoch", job.state.restored_epoch}};
+    if (job.test) {
+      j["test_accuracy"] = test.accuracy();
+      j["test_loss"] = test.loss;
+      j["test_count"] = test.count();
+      j["eval_seconds"] = eval_seconds;
+    }
     std::printf("%s\n", j.dump().c_str());
+  } else if (!job.test) {
+    std::printf("model saved to %s (no test evaluation: --no-test)\n", f.out.c_str());
   } else {
     std::printf("test accuracy: %s (loss %.4f) on %s images; model saved to %s\n", percent(test.accuracy()).c_str(),
                 test.loss, human_count(test.count()).c_str(), f.out.c_str());

@@ -24,6 +24,7 @@ struct RunFlags {
   int early_stop = 0;                   // patience in epochs; 0: off
   std::string monitor = "val_accuracy";  // what --early-stop watches
   double ema = 0;                        // EMA decay; 0: off
+  std::string l1, l2;                    // penalty specs (optim::parse_penalty); "": none
   AugmentArgs augment;
   int log_every = 0, keep_last = 3;
   int64_t checkpoint_every = 0;
@@ -44,7 +45,7 @@ struct TrainingJob {
   optim::Schedule* schedule = nullptr;
   data::Loader* train = nullptr;
   data::Loader* val = nullptr;  // may be null
-  data::Loader* test = nullptr;
+  data::Loader* test = nullptr;  // null: no test evaluation (--no-test)
   int epochs = 1;
   io::ModelInfo info;                       // classes, normalization, provenance so far
   std::map<std::string, std::string> run;   // what a resume must match
@@ -55,12 +56,16 @@ struct TrainingJob {
 
 // Training, validation and test loaders over a data directory, as train and finetune
 // both set them up: --limit (a seeded subset), --val-split (held out from training;
-// 0 validates on the test set, as the seed recipes do), --no-val.
+// 0 validates on the test set, as the seed recipes do), --val-fold, --no-val, --no-test
+// (then `test` is null).
 struct DataFlags {
   DataArgs source;  // --data (IDX or image folder), --classes, --per-class, ...
   int64_t limit = 0;
   double val_split = 0;
+  std::string val_fold;   // "I/K": validate on fold I of K (data/folds.h); exclusive with --val-split
+  uint64_t fold_seed = 0;
   bool no_val = false;
+  bool no_test = false;   // never evaluate the test set (nor validate on it)
 };
 void add_data_flags(CLI::App* cmd, DataFlags& f);
 
@@ -73,6 +78,10 @@ struct PreparedData {
 // align_to: a model's class names (fine-tuning without a new head); see load_data.
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
                           bool quiet, const std::vector<std::string>* align_to = nullptr);
+
+// What can be checked of the run flags before any data is read (penalty groups against the
+// network, --val-fold, augmentation, --no-test without held-out validation): for --dry-run.
+void check_without_data(const RunFlags& f, const DataFlags& d, nn::Sequential& net);
 
 // The checkpoint a --resume PATH names: the file, or the newest loadable one in a directory.
 train::Checkpoint load_resume(const std::string& path, std::string& resolved);

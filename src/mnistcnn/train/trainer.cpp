@@ -94,6 +94,7 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
   int64_t consecutive_skips = 0;
   check_options(options, val);
   const bool early = options.early_stop_patience > 0, ema = options.ema_decay > 0;
+  const bool penalty = options.penalty && !options.penalty->empty();
   if ((early || ema) && !state.held) state.held = std::make_shared<HeldWeights>();
   if (ema && state.held->ema.empty()) ema_update(state.held->ema, params, options.ema_decay);
   state.early_stopped = false;
@@ -123,11 +124,13 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       train.batch(state.batch, x, y);
       if (options.schedule) opt.set_lr(options.schedule->lr_at(opt.steps()));
       const Tensor& logits = net.forward(x, nn::Mode::Train, end);
-      const double batch_loss = loss::cross_entropy(logits, y, &dlogits, options.label_smoothing);
+      double batch_loss = loss::cross_entropy(logits, y, &dlogits, options.label_smoothing);
+      if (penalty) batch_loss += options.penalty->value();
       bool finite = std::isfinite(batch_loss);
       if (finite) {
         opt.zero_grad();
         net.backward(dlogits, end);
+        if (penalty) options.penalty->add_gradient();
         finite = finite_grads(params);
       }
       if (!finite) {

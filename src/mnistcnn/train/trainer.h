@@ -11,6 +11,7 @@
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/nn/sequential.h"
 #include "mnistcnn/optim/optimizer.h"
+#include "mnistcnn/optim/penalty.h"
 #include "mnistcnn/optim/schedule.h"
 #include "mnistcnn/train/averaging.h"
 #include "mnistcnn/train/metrics.h"
@@ -75,6 +76,10 @@ struct FitOptions {
   optim::Schedule* plateau = nullptr;         // the same schedule, told each epoch's metric
   double label_smoothing = 0;                 // PyTorch's CrossEntropyLoss(label_smoothing=)
   double max_norm = 0;                        // Keras' MaxNorm after every step; 0: off
+  // Keras' kernel_regularizer: its value is added to each batch's training loss (so the
+  // reported loss includes it, as in Keras) and its gradient to the parameters' before
+  // the step. Validation loss stays the plain cross-entropy. nullptr: none.
+  const optim::Penalty* penalty = nullptr;
   OnNan on_nan = OnNan::Stop;
   int64_t max_consecutive_skips = 100;        // OnNan::Skip gives up after this many in a row
   const std::atomic<bool>* stop = nullptr;    // checked after every step
