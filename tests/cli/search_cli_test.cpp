@@ -144,6 +144,20 @@ TEST(SearchCli, HalvingKeepsTheTopHalfAndResumesThemExactly) {
   fs::remove_all(dir);
 }
 
+// A preset's recipe can bring a schedule that depends on --epochs (wide-bn: cosine); its
+// survivors must then train afresh, as with --schedule cosine given as a flag.
+TEST(SearchCli, HalvingSeesThePresetsScheduleAndTrainsSurvivorsAfresh) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("search_halving_preset");
+  const auto r = run_cli("search --base \"--preset wide-bn --limit 300 --data " + testing::mnist_dir() +
+                         "\" --grid \"lr=1e-3,3e-3\" --halving 2 --parallel 2 --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("survivors train afresh"), std::string::npos) << r.err;
+  const auto all = trials(dir);
+  ASSERT_EQ(all.size(), 3u);
+  fs::remove_all(dir);
+}
+
 TEST(SearchCli, KFoldAveragesKTrialsPerConfiguration) {
   MNISTCNN_REQUIRE_MNIST();
   const std::string dir = testing::make_temp_dir("search_folds");

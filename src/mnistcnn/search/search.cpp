@@ -12,6 +12,7 @@
 #include "mnistcnn/search/args.h"
 #include "mnistcnn/search/halving.h"
 #include "mnistcnn/search/process_pool.h"
+#include "mnistcnn/train/presets.h"
 
 namespace mnistcnn::search {
 
@@ -54,7 +55,12 @@ std::vector<std::string> command(const SearchOptions& o, const Config& c, int co
 // with that many epochs would make, unless the schedule's shape depends on the epoch count.
 bool resume_is_exact(const SearchOptions& o) {
   for (const Config& c : o.configs) {
-    const auto s = flag_value(flags_of(o, c), "schedule");
+    auto s = flag_value(flags_of(o, c), "schedule");
+    if (!s) {  // a preset's recipe may bring its own schedule
+      const auto preset = flag_value(flags_of(o, c), "preset");
+      const train::Preset* p = preset ? train::find_preset(*preset) : nullptr;
+      if (p) s = p->recipe.schedule;
+    }
     if (!s) continue;
     try {
       const std::string kind = optim::parse_schedule(*s).kind;
