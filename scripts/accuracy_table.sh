@@ -59,11 +59,12 @@ VARIANTS_TEXT=$(printf '%s\n' "${VARIANTS[@]}")
 # xargs runs a fresh bash per job; it rebuilds the array from the exported text.
 xargs -P "$PARALLEL" -L 1 bash -c 'mapfile -t VARIANTS <<< "$VARIANTS_TEXT"; run_one "$0" "$1"' < "$jobs_file"
 
-printf '%s\n' "${VARIANTS[@]}" | python3 - "$W" "$SEEDS" <<'PY'
+printf '%s\n' "${VARIANTS[@]}" > "$W/variants.txt"
+python3 - "$W" "$SEEDS" <<'PY'
 import json, sys, statistics as st
 w, seeds = sys.argv[1], int(sys.argv[2])
-rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
-print("| variant | flags over the baseline | val accuracy (mean) | test accuracy mean (min-max) | Δ test | s/epoch |")
+rows = [l.rstrip("\n").split("|") for l in open(f"{w}/variants.txt") if l.strip()]
+print("| variant | flags over the baseline | val accuracy (mean) | test accuracy mean (min-max) | Δ test | s/epoch (1 thread, machine shared) |")
 print("| --- | --- | --- | --- | --- | --- |")
 base = None
 for v, (name, spec, extra) in enumerate(rows):
