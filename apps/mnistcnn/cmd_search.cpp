@@ -1,7 +1,6 @@
 // mnistcnn search: hyperparameter search over any train flags (grid, random, successive
 // halving; held-out or K-fold validation, never the test set), each trial a child
 // `train` process; writes trials.jsonl, summary.md and best.json.
-#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <thread>
@@ -12,6 +11,7 @@
 #include "mnistcnn/search/args.h"
 #include "mnistcnn/search/report.h"
 #include "mnistcnn/search/search.h"
+#include "signal_stop.h"
 #include "training_run.h"
 
 namespace mnistcnn::cli {
@@ -28,13 +28,6 @@ struct SearchArgs {
   CLI::Option* o_parallel = nullptr;
 };
 
-std::atomic<bool> g_stop{false};
-volatile std::sig_atomic_t g_signal = 0;
-extern "C" void on_search_signal(int sig) {
-  g_signal = sig;
-  g_stop.store(true);
-  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the search at once
-}
 
 std::string default_out() {
   std::time_t t = std::time(nullptr);
@@ -125,17 +118,15 @@ void run_search_command(SearchArgs& a) {
     note(line + (a.halving > 0 ? "" : " [" + std::to_string(all.size()) + "/" + std::to_string(per_rung) + "]"));
   };
 
-  g_stop.store(false);
-  auto old_int = std::signal(SIGINT, on_search_signal);
-  auto old_term = std::signal(SIGTERM, on_search_signal);
   search::SearchOutcome outcome;
-  try {
-    outcome = search::run_search(o, cb, &g_stop);
-  } catch (...) {
-    std::signal(SIGINT, old_int), std::signal(SIGTERM, old_term);
-    throw;
+  const char* stop_name = "";
+  int stop_code = 0;
+  {
+    const SignalStop signals;
+    outcome = search::run_search(o, cb, signals.flag());
+    stop_name = signals.name();
+    stop_code = signals.exit_code();
   }
-  std::signal(SIGINT, old_int), std::signal(SIGTERM, old_term);
 
   const auto rows = search::leaderboard(outcome.trials);
   const bool has_best = !rows.empty() && rows.front().ok();
@@ -152,8 +143,8 @@ void run_search_command(SearchArgs& a) {
                             search::join_args(command).c_str());
   std::printf("results in %s (trials.jsonl, summary.md%s)\n", a.out.c_str(), has_best ? ", best.json" : "");
   if (!outcome.complete) {
-    note(std::string("search stopped by ") + (g_signal == SIGINT ? "SIGINT" : "SIGTERM") + "; the tables hold the trials that finished");
-    throw StoppedBySignal{128 + static_cast<int>(g_signal)};
+    note(std::string("search stopped by ") + stop_name + "; the tables hold the trials that finished");
+    throw StoppedBySignal{stop_code};
   }
 }
 

@@ -1,7 +1,6 @@
 #include "training_run.h"
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -9,6 +8,7 @@
 
 #include "common.h"
 #include "progress.h"
+#include "signal_stop.h"
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/nn/select.h"
 #include "mnistcnn/optim/penalty.h"
@@ -17,14 +17,6 @@ namespace mnistcnn::cli {
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int sig) {
-  g_signal = sig;
-  g_stop.store(true);
-  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the program at once
-}
 
 std::string now_iso() {
   std::time_t t = std::time(nullptr);
@@ -243,20 +235,16 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   }
   if (f.ema > 0 && !f.quiet)
     note("EMA of the weights (decay " + fmt("%g", f.ema) + "): validation, the test and the model file use the average");
-  fo.stop = &g_stop;
-  g_stop.store(false);
-  auto old_int = std::signal(SIGINT, on_stop_signal);
-  auto old_term = std::signal(SIGTERM, on_stop_signal);
+  const char* stop_name = "";
+  int stop_code = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  try {
+  {
+    const SignalStop signals;
+    fo.stop = signals.flag();
     train::fit(net, *job.opt, *job.train, job.val, fo, cb, job.state);
-  } catch (...) {
-    std::signal(SIGINT, old_int);
-    std::signal(SIGTERM, old_term);
-    throw;
+    stop_name = signals.name();
+    stop_code = signals.exit_code();
   }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (job.state.stopped) {
@@ -269,10 +257,10 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
       path = (p.parent_path() / (p.stem().string() + ".interrupted.safetensors")).string();
       train::save_checkpoint(path, net, *job.opt, job.schedule, job.state, ck_info, job.run);
     }
-    note(std::string("stopped by ") + (g_signal == SIGINT ? "SIGINT" : "SIGTERM") + " at epoch " +
+    note(std::string("stopped by ") + stop_name + " at epoch " +
          std::to_string(job.state.epoch + 1) + ", batch " + std::to_string(job.state.batch) + "; checkpoint: " + path);
     note("continue with the same command and --resume " + path);
-    throw StoppedBySignal{128 + static_cast<int>(g_signal)};
+    throw StoppedBySignal{stop_code};
   }
 
   if (!f.quiet && job.state.early_stopped)
