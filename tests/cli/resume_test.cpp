@@ -67,9 +67,13 @@ TEST(Resume, FromAMidEpochCheckpointGivesTheUninterruptedWeights) {
   fs::remove_all(dir);
 }
 
-TEST(Resume, SigtermWritesACheckpointAndTheResumedRunMatches) {
+// SIGTERM (a scheduler stopping the job) and SIGINT (Ctrl-C) alike.
+class StopSignal : public ::testing::TestWithParam<int> {};
+
+TEST_P(StopSignal, WritesACheckpointAndTheResumedRunMatches) {
   MNISTCNN_REQUIRE_MNIST();
-  const std::string dir = testing::make_temp_dir("sigterm");
+  const int sig = GetParam();
+  const std::string dir = testing::make_temp_dir(sig == SIGINT ? "sigint" : "sigterm");
   const std::string run = "train --preset lenet --data " + testing::mnist_dir() +
                           " --limit 4000 --epochs 2 --no-val --seed 2 --threads 2 -q --checkpoint-every 25";
   const auto full = run_cli(run + " --out " + dir + "/full.safetensors");
@@ -80,16 +84,19 @@ TEST(Resume, SigtermWritesACheckpointAndTheResumedRunMatches) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!fs::exists(dir + "/ck/ckpt-e0000-s00000025.safetensors") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  kill(pid, SIGTERM);
+  kill(pid, sig);
   const int code = testing::wait_cli(pid);
-  if (code == 0) GTEST_SKIP() << "training finished before SIGTERM arrived";
-  EXPECT_EQ(code, 128 + SIGTERM);
+  if (code == 0) GTEST_SKIP() << "training finished before the signal arrived";
+  EXPECT_EQ(code, 128 + sig);
   EXPECT_FALSE(fs::exists(dir + "/stopped.safetensors"));
   const auto resumed = run_cli(run + " --checkpoint-dir " + dir + "/ck --resume " + dir + "/ck --out " + dir + "/resumed.safetensors");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(testing::weights_digest(dir + "/full.safetensors"), testing::weights_digest(dir + "/resumed.safetensors"));
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Resume, StopSignal, ::testing::Values(SIGTERM, SIGINT),
+                         [](const ::testing::TestParamInfo<int>& p) { return p.param == SIGINT ? "Sigint" : "Sigterm"; });
 
 }  // namespace
 }  // namespace mnistcnn
