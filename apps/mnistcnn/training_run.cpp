@@ -17,7 +17,6 @@ namespace mnistcnn::cli {
 
 namespace {
 
-
 std::string now_iso() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -93,6 +92,11 @@ train::Checkpoint load_resume(const std::string& path, std::string& resolved) {
   return train::load_checkpoint(resolved);
 }
 
+// Run-record keys that came after the first checkpoints, with the value a checkpoint
+// that lacks one was made with (the setting was off). A key added later goes here.
+const std::map<std::string, std::string> kOffBeforeRecorded = {
+    {"label_smoothing", "0"}, {"max_norm", "0"}, {"ema", "0"}, {"early_stop", "off"}, {"l1", "off"}, {"l2", "off"}};
+
 void check_resume(const train::Checkpoint& ck, const std::string& path, const std::string& arch,
                   const std::map<std::string, std::string>& run, bool quiet) {
   if (ck.info.arch != arch)
@@ -106,10 +110,10 @@ void check_resume(const train::Checkpoint& ck, const std::string& path, const st
   for (const auto& [key, value] : ordered) {
     const bool free_key = key.rfind("free/", 0) == 0;
     const auto it = ck.run.find(key);
-    const std::string before = it == ck.run.end() ? "(not recorded)" : it->second;
+    const auto old = kOffBeforeRecorded.find(key);
+    const std::string before =
+        it != ck.run.end() ? it->second : old != kOffBeforeRecorded.end() ? old->second : "(not recorded)";
     if (before == value) continue;
-    // Checkpoints older than the --l1/--l2 flags were made without penalties.
-    if (it == ck.run.end() && (key == "l1" || key == "l2") && value == "off") continue;
     if (free_key) {
       if (!quiet) note("resume: " + key.substr(5) + " changes from " + before + " to " + value);
       continue;
