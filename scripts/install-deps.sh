@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ca-certificates
   libdnnl-dev            # GEMM: oneDNN's dnnl_sgemm
+  ocl-icd-opencl-dev opencl-c-headers  # Debian's dnnl-config.cmake requires OpenCL (GPU runtime)
   zlib1g-dev libpng-dev  # gzip'ed IDX files, PNG images
   libssl-dev             # SHA-256 of downloaded data
   libcurl4-openssl-dev   # fetching data from the official mirrors
