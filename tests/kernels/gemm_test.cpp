@@ -6,6 +6,7 @@
 
 #include "mnistcnn/core/rng.h"
 #include "mnistcnn/kernels/gemm.h"
+#include "mnistcnn/kernels/parallel.h"
 #include "support/gradcheck.h"
 
 namespace mnistcnn {
@@ -19,7 +20,8 @@ std::vector<float> random_vec(size_t n, uint64_t seed) {
 }
 
 TEST(Gemm, MatchesReferenceOnOddShapes) {
-  const int64_t dims[][3] = {{1, 1, 1}, {3, 7, 9}, {15, 1, 33}, {32, 676, 9}, {64, 121, 288}, {7, 130, 17}};
+  const int64_t dims[][3] = {{1, 1, 1}, {3, 7, 9}, {15, 1, 33}, {32, 676, 9}, {64, 121, 288}, {7, 130, 17},
+                              {256, 10, 1600}, {10, 1600, 256}, {301, 37, 513}};  // the last three are cut into blocks
   for (const auto& d : dims)
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb) {
@@ -34,6 +36,30 @@ TEST(Gemm, MatchesReferenceOnOddShapes) {
         EXPECT_LE(testing::worst_mismatch(C.data(), C_ref.data(), M * ldc, 1e-5, 1e-5, &where), 1.0)
             << "M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb << " at " << where;
       }
+}
+
+// dnnl_sgemm alone splits thin products' sums between threads on AVX2 machines, so that
+// 1 and 2 threads gave different bits (and training runs different weights).
+TEST(Gemm, SameBitsForAnyThreadCount) {
+  const int64_t dims[][3] = {{32, 10, 1600}, {256, 10, 1600}, {10, 1600, 32}, {32, 9, 676}, {301, 37, 513}, {64, 3872, 288}};
+  const int before = kernels::num_threads();
+  for (const auto& d : dims)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        const int64_t M = d[0], N = d[1], K = d[2];
+        const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+        const auto A = random_vec(static_cast<size_t>((ta ? K : M) * lda), 4);
+        const auto B = random_vec(static_cast<size_t>((tb ? N : K) * ldb), 5);
+        std::vector<std::vector<float>> C;
+        for (int threads : {1, 2, 3}) {
+          kernels::set_num_threads(threads);
+          C.emplace_back(static_cast<size_t>(M * N));
+          kernels::gemm(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.back().data(), N);
+        }
+        EXPECT_EQ(C[0], C[1]) << "1 vs 2 threads, M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb;
+        EXPECT_EQ(C[0], C[2]) << "1 vs 3 threads, M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb;
+      }
+  kernels::set_num_threads(before);
 }
 
 TEST(Gemm, BetaZeroIgnoresGarbage) {

@@ -137,8 +137,9 @@ int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads) { return stat
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
                     int64_t N, float* scratch, float* y) {
   const int64_t L = g.L(), K = g.K(), in_size = g.C * g.H * g.W, out_size = g.OC * L;
-  if (N < omp_get_max_threads()) {
-    // Too few samples to share out: let each gemm use the threads.
+  if (N == 1) {
+    // One sample: let its gemm share out the threads (decided by N, not the thread count,
+    // so that every thread count computes the same products).
     for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, scratch, y + n * out_size);
     return;
   }

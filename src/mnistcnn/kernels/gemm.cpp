@@ -1,22 +1,88 @@
 #include "mnistcnn/kernels/gemm.h"
 
 #include <dnnl.h>
+#include <omp.h>
 
+#include <algorithm>
 #include <string>
 
 #include "mnistcnn/core/error.h"
 
 namespace mnistcnn::kernels {
 
+namespace {
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A,
+                                      lda, B, ldb, beta, C, ldc);
+  if (st != dnnl_success)
+    throw Error("gemm: dnnl_sgemm failed with status " + std::to_string(static_cast<int>(st)) +
+                " for M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
+}
+
+// How many blocks of C's longer side a product is cut into: a function of the shape alone.
+int64_t gemm_parts(int64_t M, int64_t N, int64_t K) {
+  constexpr int64_t kMinFlopsPerPart = 1 << 20, kMinRowsPerPart = 16, kMaxParts = 16;
+  const int64_t by_work = 2 * M * N * K / kMinFlopsPerPart;
+  const int64_t by_size = std::max(M, N) / kMinRowsPerPart;
+  return std::clamp<int64_t>(std::min(by_work, by_size), 1, kMaxParts);
+}
+
+}  // namespace
+
+// dnnl_sgemm with several threads may split the reduction (K) between them (seen on AVX2
+// for thin products such as a dense layer's forward), so its bits would depend on the
+// thread count. Inside a parallel region of any size, where oneDNN runs one thread, it is
+// one call. Outside, the product is cut into blocks of C chosen by its shape alone, each
+// one single-threaded dnnl_sgemm, and only the blocks are shared between threads: any
+// thread count gives the same bits.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {
   if (M == 0 || N == 0) return;
-  dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda,
-                                B, ldb, beta, C, ldc);
-  if (st != dnnl_success)
-    throw Error("gemm: dnnl_sgemm failed with status " + std::to_string(static_cast<int>(st)) +
-                " for M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
+  if (omp_get_level() > 0) {  // inside a parallel region, even a one-thread (inactive) one
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const int64_t parts = gemm_parts(M, N, K);
+  if (parts == 1) {
+    // One thread, by this thread's own thread count (an ICV per thread), restored after.
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    try {
+      sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } catch (...) {
+      omp_set_num_threads(threads);
+      throw;
+    }
+    omp_set_num_threads(threads);
+    return;
+  }
+  const bool split_rows = M >= N;
+  const int64_t extent = split_rows ? M : N, step = (extent + parts - 1) / parts;
+  const int64_t blocks = (extent + step - 1) / step;
+  int failed = 0;
+#pragma omp parallel for schedule(static) reduction(| : failed)
+  for (int64_t p = 0; p < blocks; ++p) {
+    const int64_t lo = p * step, n = std::min(step, extent - lo);
+    const float* a = A;
+    const float* b = B;
+    float* c = C;
+    if (split_rows) {
+      a += trans_a ? lo : lo * lda;
+      c += lo * ldc;
+    } else {
+      b += trans_b ? lo * ldb : lo;
+      c += lo;
+    }
+    const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', split_rows ? n : M,
+                                        split_rows ? N : n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    failed |= st != dnnl_success;
+  }
+  if (failed)
+    throw Error("gemm: dnnl_sgemm failed for M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                " K=" + std::to_string(K));
 }
 
 void gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
