@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <chrono>
 #include <unistd.h>
 
 #include <cmath>
@@ -8,6 +9,14 @@
 #include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::cli {
+
+namespace {
+const auto kProgramStart = std::chrono::steady_clock::now();
+}  // namespace
+
+double seconds_since_start() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - kProgramStart).count();
+}
 
 int setup_threads(int threads) {
   kernels::set_num_threads(threads);

@@ -19,6 +19,8 @@ std::string percent(double fraction, int decimals = 2);
 std::string human_count(int64_t n);  // 1234567 -> "1,234,567"
 // Refuses NaN and infinities; CLI11's Range lets NaN through (every comparison is false).
 CLI::Validator finite_number();
+// Seconds since the program started (static initialisation, after loading).
+double seconds_since_start();
 // Prints one line to stderr (progress and logs never go to stdout).
 void note(const std::string& line);
 

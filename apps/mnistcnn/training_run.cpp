@@ -64,6 +64,10 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
                   "stop once the --monitor metric has not improved for this many epochs, and keep the best "
                   "epoch's weights (0: off; needs validation)")
       ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--stop-at", f.stop_at,
+                  "end the run after the first epoch whose validation accuracy reaches this fraction (e.g. 0.99), "
+                  "and report the seconds from program start (time to accuracy; 0: off)")
+      ->check(finite_number())->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--monitor", f.monitor, "the validation metric --early-stop watches")
       ->check(CLI::IsMember({"val_accuracy", "val_loss"}))->capture_default_str();
   cmd->add_option("--ema", f.ema,
@@ -175,6 +179,9 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   if (f.early_stop > 0 && !job.val)
     throw Error("--early-stop needs validation after each epoch, and --no-val turns it off",
                 "drop --no-val (validation then uses --val-split or the test set)");
+  if (f.stop_at > 0 && !job.val)
+    throw Error("--stop-at needs validation after each epoch, and --no-val turns it off",
+                "drop --no-val (validation then uses --val-split or the test set)");
   std::ofstream log;
   if (!f.log_path.empty()) {
     ensure_parent_dir(f.log_path);
@@ -206,8 +213,11 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
     if (ckdir && f.checkpoint_every > 0 && job.opt->steps() % f.checkpoint_every == 0 && s.batch < job.train->num_batches())
       ckdir->write(net, *job.opt, job.schedule, s, ck_info, job.run);
   };
+  double target_seconds = -1;  // since program start, when validation first reached --stop-at
   cb.on_epoch = [&](const train::EpochResult& r, const train::TrainState& s) {
     last_state = s;
+    if (f.stop_at > 0 && target_seconds < 0 && r.has_val && r.val_accuracy >= f.stop_at)
+      target_seconds = seconds_since_start();
     progress.epoch(r, job.epochs, job.train->size());
     if (log.is_open()) log << epoch_record(r, job.train->size()).dump() << "\n" << std::flush;
     if (ckdir) {
@@ -227,6 +237,7 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   fo.early_stop_patience = f.early_stop;
   fo.monitor = f.monitor == "val_loss" ? train::Monitor::ValLoss : train::Monitor::ValAccuracy;
   fo.ema_decay = f.ema;
+  fo.target_accuracy = f.stop_at;
   const optim::Penalty penalty = optim::make_penalty(net, f.l1, f.l2);
   fo.penalty = &penalty;
   if (!penalty.empty()) {
@@ -270,6 +281,16 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   if (!f.quiet && job.state.early_stopped)
     note("early stop: " + f.monitor + " has not improved for " + std::to_string(f.early_stop) +
          (f.early_stop == 1 ? " epoch" : " epochs"));
+  if (!f.quiet && f.stop_at > 0) {
+    if (job.state.reached_target && target_seconds >= 0)
+      note("target reached: validation accuracy " + percent(job.state.history.back().val_accuracy) + " >= " +
+           percent(f.stop_at) + " at epoch " + std::to_string(job.state.history.back().epoch) + ", " +
+           fmt("%.2f", target_seconds) + " s after the program started");
+    else if (job.state.reached_target)
+      note("target " + percent(f.stop_at) + " had been reached before this resumed run");
+    else
+      note("target " + percent(f.stop_at) + " not reached in " + std::to_string(job.epochs) + " epochs");
+  }
   if (!f.quiet && job.state.restored_epoch > 0)
     note("restored the weights of epoch " + std::to_string(job.state.restored_epoch) + " (best " + f.monitor + ")" +
          (f.ema > 0 ? ", their EMA" : ""));
@@ -294,6 +315,11 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
     nlohmann::json j = {{"model", f.out}, {"spec", net.spec()}, {"train_seconds", train_seconds},
                         {"epochs", epochs}, {"recipe", job.recipe}, {"early_stopped", job.state.early_stopped},
                         {"restored_epoch", job.state.restored_epoch}};
+    if (f.stop_at > 0) {
+      j["stop_at"] = f.stop_at;
+      j["reached_target"] = job.state.reached_target;
+      if (target_seconds >= 0) j["target_seconds"] = target_seconds;  // since program start
+    }
     if (job.test) {
       j["test_accuracy"] = test.accuracy();
       j["test_loss"] = test.loss;

@@ -24,6 +24,7 @@ struct RunFlags {
   int early_stop = 0;                   // patience in epochs; 0: off
   std::string monitor = "val_accuracy";  // what --early-stop watches
   double ema = 0;                        // EMA decay; 0: off
+  double stop_at = 0;                    // target validation accuracy (fraction); 0: off
   std::string l1, l2;                    // penalty specs (optim::parse_penalty); "": none
   AugmentArgs augment;
   int log_every = 0, keep_last = 3;

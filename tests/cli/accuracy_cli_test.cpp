@@ -1,5 +1,5 @@
 // Issue 7 through the real program: --early-stop ends the run and saves the best epoch's
-// weights, --ema saves the average, and `ensemble` averages the members' probabilities
+// weights, --stop-at ends it at a target accuracy, --ema saves the average, and `ensemble` averages the members' probabilities
 // (checked against the library call) and refuses models of other classes.
 #include <gtest/gtest.h>
 
@@ -51,6 +51,35 @@ TEST(EarlyStopCli, SavesTheBestEpochsWeights) {
   const auto no_val = run_cli(lenet(dir + "/x.safetensors", 1, "--no-val --early-stop 2"));
   EXPECT_EQ(no_val.exit_code, 1);
   EXPECT_NE(no_val.err.find("--early-stop"), std::string::npos) << no_val.err;
+  fs::remove_all(dir);
+}
+
+// --stop-at ends the run after the first epoch whose validation accuracy reaches it and
+// reports when, in seconds since the program started.
+TEST(StopAtCli, EndsAtTheFirstEpochThatReachesTheTarget) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("stop_at_cli");
+  const auto r = run_cli("train --preset lenet --data " + testing::mnist_dir() +
+                         " --limit 2000 --batch-size 50 --epochs 6 --lr 0.05 --seed 1 --threads 2 --val-split 0.2 "
+                         "--stop-at 0.5 --json --out " + dir + "/m.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& epochs = j.at("epochs");
+  ASSERT_TRUE(j.at("reached_target").get<bool>());
+  EXPECT_LT(epochs.size(), 6u);
+  EXPECT_GE(epochs.back().at("val_accuracy").get<double>(), 0.5);
+  for (size_t e = 0; e + 1 < epochs.size(); ++e) EXPECT_LT(epochs[e].at("val_accuracy").get<double>(), 0.5);
+  double sum = 0;
+  for (const auto& e : epochs) sum += e.at("epoch_seconds").get<double>() + e.at("eval_seconds").get<double>();
+  EXPECT_GT(j.at("target_seconds").get<double>(), sum) << "program start comes before the first epoch";
+  EXPECT_NE(r.err.find("target reached: validation accuracy"), std::string::npos) << r.err;
+
+  const auto no_val = run_cli(lenet(dir + "/x.safetensors", 1, "--no-val --stop-at 0.9"));
+  EXPECT_EQ(no_val.exit_code, 1);
+  EXPECT_NE(no_val.err.find("--stop-at"), std::string::npos) << no_val.err;
+  const auto bad = run_cli(lenet(dir + "/x.safetensors", 1, "--stop-at 1.5"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--stop-at"), std::string::npos) << bad.err;
   fs::remove_all(dir);
 }
 

@@ -1,7 +1,8 @@
 // EMA of the weights and early stopping: the average computed by hand on a tiny case,
 // a run with EMA stopped and resumed from its checkpoint ends bit for bit as the
 // uninterrupted one, and early stopping ends where the metric stopped improving with the
-// best epoch's weights back, also when resumed from a checkpoint.
+// best epoch's weights back, also when resumed from a checkpoint; a target accuracy ends
+// the run after the first epoch that reaches it.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -179,6 +180,50 @@ TEST(EarlyStopping, NeedsValidationAndSaneOptions) {
   TrainingSetup r = make_run("adam", "constant", loader.num_batches(), 1);
   EXPECT_THROW(train::fit(r.net, *r.opt, loader, nullptr, {.epochs = 1, .early_stop_patience = 2}), Error);
   EXPECT_THROW(train::fit(r.net, *r.opt, loader, nullptr, {.epochs = 1, .ema_decay = 1.5}), Error);
+  EXPECT_THROW(train::fit(r.net, *r.opt, loader, nullptr, {.epochs = 1, .target_accuracy = 0.9}), Error);
+  EXPECT_THROW(train::fit(r.net, *r.opt, loader, &loader, {.epochs = 1, .target_accuracy = 1.5}), Error);
+}
+
+TEST(TargetAccuracy, EndsAfterTheFirstEpochThatReachesItAlsoWhenResumed) {
+  const data::Dataset data = synthetic_data();
+  const auto norm = data::Normalization::scale();
+  std::vector<int64_t> tr, va;
+  for (int64_t i = 0; i < data.size(); ++i) (i < 96 ? tr : va).push_back(i);
+  data::Loader loader(data, tr, 16, true, 11, norm), val(data, va, 64, false, 11, norm);
+  const int epochs = 12;
+  // The whole run, for the accuracies; then the target is the best of them.
+  TrainingSetup full = make_run("adam", "constant", loader.num_batches(), epochs);
+  const train::TrainState all = run(full, loader, val, {.epochs = epochs}, 0);
+  EXPECT_FALSE(all.reached_target);
+  double target = 0;
+  for (const auto& e : all.history) target = std::max(target, e.val_accuracy);
+  int first = 0;
+  while (all.history[static_cast<size_t>(first)].val_accuracy < target) ++first;
+  ASSERT_GT(target, 0.0);
+
+  const std::string dir = testing::make_temp_dir("target");
+  const train::FitOptions fo{.epochs = epochs, .target_accuracy = target};
+  TrainingSetup r = make_run("adam", "constant", loader.num_batches(), epochs);
+  std::vector<std::vector<float>> after_epoch;
+  const train::TrainState st = run(r, loader, val, fo, 0, {}, [&](const train::EpochResult& e, const train::TrainState& s) {
+    after_epoch.push_back(weights(r.net));
+    train::save_checkpoint(dir + "/e" + std::to_string(e.epoch) + ".safetensors", r.net, *r.opt, &r.schedule, s, {}, {});
+  });
+  EXPECT_TRUE(st.reached_target);
+  EXPECT_FALSE(st.early_stopped);
+  ASSERT_EQ(static_cast<int>(st.history.size()), first + 1);
+  EXPECT_GE(st.history.back().val_accuracy, target);
+  EXPECT_EQ(weights(r.net), after_epoch.back()) << "the weights of the epoch that reached it";
+
+  // Resumed from that epoch's checkpoint: nothing more to train.
+  const std::string path = dir + "/e" + std::to_string(first + 1) + ".safetensors";
+  train::Checkpoint ck = train::load_checkpoint(path);
+  TrainingSetup second = resumed_setup(ck, path, loader.num_batches(), epochs);
+  const train::TrainState end = run(second, loader, val, fo, 0, ck.state);
+  EXPECT_TRUE(end.reached_target);
+  EXPECT_EQ(end.history.size(), st.history.size());
+  EXPECT_EQ(weights(second.net), after_epoch.back());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

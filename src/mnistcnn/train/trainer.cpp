@@ -74,6 +74,10 @@ void check_options(const FitOptions& o, const data::Loader* val) {
   if (o.early_stop_patience > 0 && (!val || val->size() == 0))
     throw Error("early stopping needs validation data", "validate after each epoch (no --no-val)");
   if (!(o.min_delta >= 0)) throw Error("early stopping min_delta must be >= 0");
+  if (!(o.target_accuracy >= 0 && o.target_accuracy <= 1))
+    throw Error("target accuracy " + std::to_string(o.target_accuracy) + " is not in [0, 1]");
+  if (o.target_accuracy > 0 && (!val || val->size() == 0))
+    throw Error("a target accuracy needs validation data", "validate after each epoch (no --no-val)");
 }
 
 }  // namespace
@@ -99,8 +103,13 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
   if (ema && state.held->ema.empty()) ema_update(state.held->ema, params, options.ema_decay);
   state.early_stopped = false;
   state.restored_epoch = 0;
+  const auto reached = [&] {
+    return options.target_accuracy > 0 && !state.history.empty() && state.history.back().has_val &&
+           state.history.back().val_accuracy >= options.target_accuracy;
+  };
   for (; state.epoch < options.epochs; ++state.epoch) {
     const int e = state.epoch;
+    if (reached()) break;  // checked here too, so a resumed run that had reached it stops
     // Checked here rather than after the epoch, so a run resumed from the checkpoint of
     // the epoch that exhausted the patience stops too.
     if (early && state.epoch - best_epoch(state.history, options) >= options.early_stop_patience) {
@@ -231,6 +240,7 @@ std::vector<EpochResult> fit(nn::Sequential& net, optim::Optimizer& opt, data::L
       callbacks.on_epoch(r, after);
     }
   }
+  state.reached_target = reached();
   // The run is over: the network gets the weights it is judged by.
   if (early && !state.held->best.empty()) {
     load_weights(state.held->best, params);

@@ -68,6 +68,7 @@ struct TrainState {
   // out), and the epoch whose weights the network now holds (0: the last step's, or EMA).
   bool early_stopped = false;
   int restored_epoch = 0;
+  bool reached_target = false;  // an epoch's validation accuracy reached target_accuracy
 };
 
 struct FitOptions {
@@ -94,6 +95,9 @@ struct FitOptions {
   // min(ema_decay, (1+t)/(10+t)), in (0, 1); 0: off. Validation uses the average, and at
   // the end of the run the network holds it.
   double ema_decay = 0;
+  // Time to accuracy (as DAWNBench measures it): end the run after the first epoch whose
+  // validation accuracy reaches this, in (0, 1]; 0: off.
+  double target_accuracy = 0;
 };
 
 struct Callbacks {
