@@ -34,6 +34,7 @@ void require_close(const std::vector<float>& a, const std::vector<float>& b, con
 
 // keras-mnist's two convolutions.
 const ConvGeometry kConv1{.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+const ConvGeometry kLenetConv1{.C = 1, .H = 28, .W = 28, .OC = 6, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 const ConvGeometry kConv2{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 
 // The gemm of conv2's forward for a batch of 32 as one product: the sgemm ceiling.
@@ -85,12 +86,16 @@ void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward) {
 
 void BM_Conv1Forward(benchmark::State& s) { conv_bench(s, kConv1, false); }
 void BM_Conv1Backward(benchmark::State& s) { conv_bench(s, kConv1, true); }
+void BM_LenetConv1Forward(benchmark::State& s) { conv_bench(s, kLenetConv1, false); }
+void BM_LenetConv1Backward(benchmark::State& s) { conv_bench(s, kLenetConv1, true); }
 void BM_Conv2Forward(benchmark::State& s) { conv_bench(s, kConv2, false); }
 void BM_Conv2Backward(benchmark::State& s) { conv_bench(s, kConv2, true); }
 
 BENCHMARK(BM_GemmConv2Shape)->UseRealTime();
 BENCHMARK(BM_Conv1Forward)->Arg(32)->Arg(256)->UseRealTime();
 BENCHMARK(BM_Conv1Backward)->Arg(32)->UseRealTime();
+BENCHMARK(BM_LenetConv1Forward)->Arg(64)->UseRealTime();
+BENCHMARK(BM_LenetConv1Backward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_Conv2Forward)->Arg(32)->Arg(256)->UseRealTime();
 BENCHMARK(BM_Conv2Backward)->Arg(32)->UseRealTime();
 

@@ -44,6 +44,9 @@ TEST(ConvKernel, MatchesReferenceOnOddShapes) {
   check_conv_against_reference({.C = 2, .H = 15, .W = 1, .OC = 7, .KH = 1, .KW = 1, .stride = 1, .pad = 0}, 2);
   check_conv_against_reference({.C = 4, .H = 9, .W = 7, .OC = 3, .KH = 5, .KW = 5, .stride = 3, .pad = 2}, 5);
   check_conv_against_reference({.C = 1, .H = 3, .W = 3, .OC = 2, .KH = 3, .KW = 3, .stride = 1, .pad = 4}, 2);
+  // One input channel: non-square, padded, one sample; and strided.
+  check_conv_against_reference({.C = 1, .H = 9, .W = 13, .OC = 4, .KH = 5, .KW = 3, .stride = 1, .pad = 2}, 1);
+  check_conv_against_reference({.C = 1, .H = 28, .W = 28, .OC = 8, .KH = 5, .KW = 5, .stride = 2, .pad = 2}, 3);
 }
 
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose

@@ -1,7 +1,7 @@
 #include "mnistcnn/kernels/conv.h"
 
 #include <omp.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -16,24 +16,40 @@ namespace mnistcnn::kernels {
 namespace {
 
 // Rows of the columns are a few dozen floats, where memcpy/memset calls cost more than
-// the copying; with AVX-512 one full and one masked vector do a row.
+// the copying; full vectors and one masked (AVX-512) or overlapping (AVX2) vector do a row.
 inline void copy_row(const float* src, float* dst, int64_t n) {
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
   if (i < n) {
     const auto m = static_cast<__mmask16>((1u << (n - i)) - 1);
     _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
   }
+#elif defined(__AVX2__)
+  // AVX2's masked stores are slow on some CPUs: the tail is one more full vector ending at
+  // the row's end, overlapping what is already copied; rows under 8 go one by one.
+  if (n < 8) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (int64_t i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
 #else
   std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(n));
 #endif
 }
 inline void zero_row(float* dst, int64_t n) {
-#ifdef __AVX512F__
+#if defined(__AVX512F__)
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
   if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), _mm512_setzero_ps());
+#elif defined(__AVX2__)
+  if (n < 8) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+    return;
+  }
+  for (int64_t i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_setzero_ps());
+  _mm256_storeu_ps(dst + n - 8, _mm256_setzero_ps());
 #else
   std::memset(dst, 0, sizeof(float) * static_cast<size_t>(n));
 #endif
