@@ -16,7 +16,7 @@ echo "| --- | --- | --- | --- | --- | --- | --- |"
 for p in "${presets[@]}"; do
   "$bin" train --preset "$p" --data "$data" --out "$out/$p.safetensors" --log "$out/$p.jsonl" \
     --json --quiet >"$out/$p.train.json"
-  "$bin" eval --model "$out/$p.safetensors" --data "$data" --json >"$out/$p.eval.json"
+  "$bin" eval --model "$out/$p.safetensors" --data "$data" --batch-size 256 --json >"$out/$p.eval.json"
   /usr/bin/python3 - "$p" "$out" <<'PY'
 import json, sys
 p, out = sys.argv[1], sys.argv[2]

@@ -87,7 +87,7 @@ run_ours() {  # net threads
     >>"$out/$tag.train.jsonl"
   cat "$out/$tag.rss.tmp" >>"$out/$tag.rss.jsonl" && rm -f "$out/$tag.rss.tmp"
   OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 \
-    "$ours" eval --model "$model" --data "$data" --json --threads "$t" >>"$out/$tag.eval.jsonl"
+    "$ours" eval --model "$model" --data "$data" --batch-size 256 --json --threads "$t" >>"$out/$tag.eval.jsonl"
 }
 run_torch() {  # net threads
   local net=$1 t=$2
@@ -188,7 +188,7 @@ print("Commands (per round, per job NET:T; the order of the two engines alternat
 print("```sh")
 print(f"OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=1 /usr/bin/time -f %M {ours} train --preset NET --data {data} "
       f"--epochs 1 --no-val --json --quiet --threads T --out MODEL")
-print(f"OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=1 {ours} eval --model MODEL --data {data} --json --threads T")
+print(f"OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=1 {ours} eval --model MODEL --data {data} --batch-size 256 --json --threads T")
 print(f"OMP_NUM_THREADS=T OPENBLAS_NUM_THREADS=1 {torchref} --net NET --data {data} --epochs 1 --threads T --json")
 print("```")
 print(f"\nRaw JSON of every run: {out}/")

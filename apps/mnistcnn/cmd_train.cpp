@@ -29,7 +29,7 @@ struct TrainArgs {
   CLI::Option *o_epochs, *o_batch, *o_lr, *o_momentum, *o_wd, *o_optimizer, *o_init, *o_normalize, *o_nesterov;
 };
 
-// A recipe's schedule, augmentation, label smoothing, EMA and validation, where the
+// A recipe's schedule, augmentation, label smoothing, EMA, validation and target, where the
 // command line does not give its own.
 void apply_recipe_regularisation(const train::Recipe& recipe, TrainArgs& a) {
   auto given = [&](const char* flag) { return a.cmd->get_option(flag)->count() > 0; };
@@ -37,6 +37,7 @@ void apply_recipe_regularisation(const train::Recipe& recipe, TrainArgs& a) {
   if (!given("--augment")) a.run.augment.augment = recipe.augment;
   if (!given("--label-smoothing")) a.run.label_smoothing = recipe.label_smoothing;
   if (!given("--ema")) a.run.ema = recipe.ema;
+  if (!given("--stop-at")) a.run.stop_at = recipe.stop_at;
   if (!recipe.validate && !given("--val-split") && a.run.early_stop == 0) a.data.no_val = true;
 }
 

@@ -80,6 +80,18 @@ TEST(StopAtCli, EndsAtTheFirstEpochThatReachesTheTarget) {
   const auto bad = run_cli(lenet(dir + "/x.safetensors", 1, "--stop-at 1.5"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--stop-at"), std::string::npos) << bad.err;
+
+  // The fast99 preset brings its target (99%); --stop-at 0 turns it off.
+  const std::string fast = "train --preset fast99 --data " + testing::mnist_dir() +
+                           " --limit 600 --epochs 1 --threads 2 -q --json --out " + dir + "/f.safetensors";
+  const auto f99 = run_cli(fast);
+  ASSERT_EQ(f99.exit_code, 0) << f99.err;
+  const auto jf = nlohmann::json::parse(f99.out);
+  EXPECT_DOUBLE_EQ(jf.at("stop_at").get<double>(), 0.99);
+  EXPECT_FALSE(jf.at("reached_target").get<bool>()) << "600 images cannot give 99%";
+  const auto off = run_cli(fast + " --stop-at 0");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_FALSE(nlohmann::json::parse(off.out).contains("stop_at"));
   fs::remove_all(dir);
 }
 

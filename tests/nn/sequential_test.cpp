@@ -1,5 +1,5 @@
 // Sequential: whole-network gradients against finite differences, half batches summing
-// to the full batch, seeds, frozen layers and where backward stops.
+// to the full batch, seeds, frozen layers, where backward stops, and infer().
 #include "mnistcnn/nn/sequential.h"
 
 #include <gtest/gtest.h>
@@ -124,6 +124,28 @@ TEST(Sequential, RejectsInputOfTheWrongShape) {
   EXPECT_THROW(net.forward(x, nn::Mode::Eval), Error);
 }
 
+
+// infer() is forward in Eval mode through two alternating buffers: the same bits, for
+// every layer kind that behaves differently in training (dropout, batch norm) too.
+TEST(Sequential, InferEqualsEvalForwardAndKeepsNothingForBackward) {
+  auto net = nn::Sequential::from_spec("conv(4,3,pad=1) bn relu dropout(0.5) maxpool(2) conv(6,3) bn leakyrelu flatten "
+                                       "dense(7) dropout(0.3) dense(5) softmax",
+                                       {1, 10, 10});
+  net.init(nn::Init::Torch, 3);
+  const Tensor x = testing::random_tensor({5, 1, 10, 10}, 2);
+  (void)net.forward(x, nn::Mode::Train);  // moves the running statistics off their start
+  const Tensor eval = net.forward(x, nn::Mode::Eval);
+  const Tensor logits = net.forward(x, nn::Mode::Eval, net.logits_end());
+  for (int round = 0; round < 2; ++round) {  // the second reuses the buffers
+    const Tensor& a = net.infer(x);
+    ASSERT_EQ(a.shape(), eval.shape());
+    for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a[i], eval[i]) << i;
+    const Tensor& b = net.infer(x, net.logits_end());
+    for (int64_t i = 0; i < b.numel(); ++i) ASSERT_EQ(b[i], logits[i]) << i;
+  }
+  EXPECT_THROW(net.backward(Tensor({5, 5}), net.logits_end()), Error);
+  EXPECT_THROW(net.infer(Tensor({2, 1, 9, 9})), Error);
+}
 
 TEST(Sequential, InputGradientMatchesFiniteDifferences) {
   nn::Sequential net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});

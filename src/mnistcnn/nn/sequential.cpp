@@ -63,13 +63,30 @@ void Sequential::init(Init init, uint64_t seed) {
   }
 }
 
-const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
+void Sequential::check_input(const Tensor& x) const {
   if (!built_) throw Error("Sequential: forward before build()");
-  end = std::min(end, layers_.size());
   const Shape& in = x.shape();
   if (in.rank() != 4 || in[1] != input_[0] || in[2] != input_[1] || in[3] != input_[2])
     throw Error("model expects input N×" + std::to_string(input_[0]) + "×" + std::to_string(input_[1]) +
                 "×" + std::to_string(input_[2]) + ", got " + in.str());
+}
+
+const Tensor& Sequential::infer(const Tensor& x, size_t end) {
+  check_input(x);
+  end = std::min(end, layers_.size());
+  x_ = nullptr;  // nothing to go back through
+  forward_end_ = 0;
+  const Tensor* cur = &x;
+  for (size_t i = 0; i < end; ++i) {
+    layers_[i]->forward(*cur, infer_[i % 2], Mode::Eval);
+    cur = &infer_[i % 2];
+  }
+  return *cur;
+}
+
+const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
+  check_input(x);
+  end = std::min(end, layers_.size());
   x_ = &x;
   forward_end_ = end;
   const Tensor* cur = &x;

@@ -33,6 +33,10 @@ class Sequential {
   // Runs layers [0, end) on x (N×C×H×W) and returns the last output. x must stay alive
   // and unchanged until backward().
   const Tensor& forward(const Tensor& x, Mode mode, size_t end = kAll);
+  // Eval-mode forward with nothing kept for backward: the outputs alternate between two
+  // buffers, so memory is the two largest neighbouring activations, not all of them.
+  // The result is valid until the next forward or infer; backward() then refuses.
+  const Tensor& infer(const Tensor& x, size_t end = kAll);
   // Back-propagates dout (gradient of the output of layer end-1, as in the last forward)
   // and accumulates parameter gradients. Stops at the first layer from the input side
   // that has a trainable parameter: nothing before it needs a gradient, unless
@@ -69,12 +73,15 @@ class Sequential {
   std::string spec() const;
 
  private:
+  void check_input(const Tensor& x) const;
+
   std::vector<LayerPtr> layers_;
   Shape input_;
   bool built_ = false;
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
+  Tensor infer_[2];              // infer(): layer i writes infer_[i % 2]
   std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i (i ≥ 1)
   Tensor input_grad_;            // gradient w.r.t. the network input (backward to_input)
 };

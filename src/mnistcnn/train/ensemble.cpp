@@ -31,7 +31,7 @@ Pass run_member(nn::Sequential& net, data::Loader& data) {
   int64_t row_at = 0;
   for (int64_t b = 0; b < data.num_batches(); ++b) {
     data.batch(b, x, y);
-    const Tensor& logits = net.forward(x, nn::Mode::Eval, net.logits_end());
+    const Tensor& logits = net.infer(x, net.logits_end());
     for (size_t i = 0; i < y.size(); ++i, ++row_at) {
       const float* z = logits.data() + static_cast<int64_t>(i) * C;
       int32_t best = 0;

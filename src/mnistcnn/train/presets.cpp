@@ -64,6 +64,20 @@ Recipe record_recipe() {
   return r;
 }
 
+// Time to 99% (the speed issue): the keras-mnist convolutions with batch norm and a
+// 128-unit head, Adam one-cycle to 5e-3, batch 128; picked among eight small networks as
+// the first to reach 99% on a validation split held out from training (99.05% after its
+// second epoch). It validates on the test set after each epoch and stops at 99%.
+Recipe fast99_recipe() {
+  Recipe r;
+  r.lr = 5e-3;
+  r.batch_size = 128;
+  r.epochs = 2;
+  r.schedule = "onecycle(max_lr=0.005)";
+  r.stop_at = 0.99;
+  return r;
+}
+
 }  // namespace
 
 const std::vector<Preset>& presets() {
@@ -108,6 +122,12 @@ const std::vector<Preset>& presets() {
        "warm-up, batch 64, 18 epochs, standard augmentation, EMA of the weights (0.999); no per-epoch "
        "validation (the recipe was chosen on a held-out split, see docs/ACCURACY.md)",
        record_recipe()},
+      {"fast99",
+       "conv(32,3) batchnorm relu maxpool(2) conv(64,3) batchnorm relu maxpool(2) flatten dense(128) batchnorm relu "
+       "dense(10)",
+       "time to 99% test accuracy: keras-mnist's convolutions with batch norm and a 128-unit head; Adam "
+       "one-cycle to 5e-3, batch 128, 2 epochs, stops after the first epoch at 99% on the test set",
+       fast99_recipe()},
   };
   return all;
 }

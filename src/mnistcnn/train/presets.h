@@ -30,6 +30,8 @@ struct Recipe {
   // false: no validation after each epoch unless --val-split asks for it (the recipe trains
   // on all training images and its number is the one test evaluation at the end).
   bool validate = true;
+  // Time to accuracy: end after the first epoch whose validation accuracy reaches this; 0: off.
+  double stop_at = 0.0;
 };
 
 struct Preset {

@@ -26,7 +26,7 @@ EvalResult evaluate(nn::Sequential& net, data::Loader& data) {
   double total_loss = 0.0;
   for (int64_t b = 0; b < data.num_batches(); ++b) {
     data.batch(b, x, y);
-    const Tensor& logits = net.forward(x, nn::Mode::Eval, net.logits_end());
+    const Tensor& logits = net.infer(x, net.logits_end());
     total_loss += loss::cross_entropy(logits, y, nullptr) * static_cast<double>(y.size());
     const int64_t C = logits.dim(1);
     for (size_t i = 0; i < y.size(); ++i) {
