@@ -1,5 +1,6 @@
 // Kernel benchmarks: gemm on the conv shapes of keras-mnist (the sgemm ceiling) and the
-// conv layers' forward and backward, in GFLOP/s. Every kernel is first checked against
+// conv layers' forward and backward, in GFLOP/s; whole-network inference of two presets
+// (one image: the latency). Every kernel is first checked against
 // its reference on the same shapes; a mismatch aborts the run.
 #include <benchmark/benchmark.h>
 
@@ -12,6 +13,8 @@
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/parallel.h"
+#include "mnistcnn/nn/sequential.h"
+#include "mnistcnn/train/presets.h"
 
 namespace {
 
@@ -98,6 +101,31 @@ BENCHMARK(BM_LenetConv1Forward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_LenetConv1Backward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_Conv2Forward)->Arg(32)->Arg(256)->UseRealTime();
 BENCHMARK(BM_Conv2Backward)->Arg(32)->UseRealTime();
+
+// A preset network's forward pass (inference, as `predict` and `serve` run it) on N
+// images with the current thread count; N = 1 is the single-image latency. Checked
+// against the Eval-mode forward that training uses.
+void network_bench(benchmark::State& state, const char* preset) {
+  const int64_t N = state.range(0);
+  mnistcnn::nn::Sequential net = mnistcnn::nn::Sequential::from_spec(mnistcnn::train::find_preset(preset)->spec);
+  net.init(mnistcnn::nn::Init::Torch, 1);
+  mnistcnn::Tensor x({N, 1, 28, 28});
+  const auto pixels = random_vec(static_cast<size_t>(x.numel()), 5);
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = 0.5f + 0.5f * pixels[static_cast<size_t>(i)];
+  const mnistcnn::Tensor& ref_t = net.forward(x, mnistcnn::nn::Mode::Eval);
+  const std::vector<float> ref(ref_t.data(), ref_t.data() + ref_t.numel());
+  const mnistcnn::Tensor& out_t = net.infer(x);
+  require_close(std::vector<float>(out_t.data(), out_t.data() + out_t.numel()), ref, preset);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(net.infer(x).data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["images/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
+}
+void BM_KerasMnistInference(benchmark::State& s) { network_bench(s, "keras-mnist"); }
+void BM_LenetInference(benchmark::State& s) { network_bench(s, "lenet"); }
+BENCHMARK(BM_KerasMnistInference)->Arg(1)->Arg(256)->UseRealTime();
+BENCHMARK(BM_LenetInference)->Arg(1)->Arg(256)->UseRealTime();
 
 }  // namespace
 
