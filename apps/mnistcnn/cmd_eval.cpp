@@ -22,7 +22,7 @@ struct EvalArgs {
   std::string model, confusion_png, errors_png;
   DataArgs data;
   int threads = 0;
-  int64_t batch_size = 128;
+  int64_t batch_size = 64;
   bool as_json = false;
 };
 
