@@ -65,9 +65,9 @@ Recipe record_recipe() {
 }
 
 // Time to 99% (the speed issue): the keras-mnist convolutions with batch norm and a
-// 128-unit head, Adam one-cycle to 5e-3, batch 128; picked among eight small networks as
-// the first to reach 99% on a validation split held out from training (99.05% after its
-// second epoch). It validates on the test set after each epoch and stops at 99%.
+// 128-unit head, Adam one-cycle to 5e-3, batch 128; of nine runs of small networks on a
+// validation split held out from training, the only one past 99% (99.05% after its second
+// epoch; docs/BENCHMARKS.md). It validates on the test set after each epoch and stops at 99%.
 Recipe fast99_recipe() {
   Recipe r;
   r.lr = 5e-3;
