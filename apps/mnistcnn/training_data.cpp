@@ -83,8 +83,7 @@ void check_without_data(const RunFlags& f, const DataFlags& d, nn::Sequential& n
   if (!d.val_fold.empty()) (void)data::parse_fold(d.val_fold);
   if (d.no_test && !d.no_val && d.val_fold.empty() && d.val_split == 0)
     throw Error("--no-test: validation would use the test set", "hold out training images with --val-split or --val-fold");
-  if (f.early_stop > 0 && d.no_val) throw Error("--early-stop needs validation after each epoch, and --no-val turns it off");
-  if (f.stop_at > 0 && d.no_val) throw Error("--stop-at needs validation after each epoch, and --no-val turns it off");
+  check_needs_validation(f, !d.no_val);
 }
 
 }  // namespace mnistcnn::cli

@@ -87,6 +87,14 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_flag("--quiet,-q", f.quiet, "no progress output");
 }
 
+void check_needs_validation(const RunFlags& f, bool validates) {
+  if (validates) return;
+  for (const auto& [flag, on] : {std::pair{"--early-stop", f.early_stop > 0}, std::pair{"--stop-at", f.stop_at > 0}})
+    if (on)
+      throw Error(std::string(flag) + " needs validation after each epoch, and --no-val turns it off",
+                  "drop --no-val (validation then uses --val-split or the test set)");
+}
+
 train::Checkpoint load_resume(const std::string& path, std::string& resolved) {
   resolved = path;
   if (std::filesystem::is_directory(path)) {
@@ -176,12 +184,7 @@ void run_training_job(TrainingJob& job, const RunFlags& f) {
   nn::Sequential& net = *job.net;
   // Output locations are settled before training, so a bad path fails in seconds, not after the run.
   ensure_parent_dir(f.out);
-  if (f.early_stop > 0 && !job.val)
-    throw Error("--early-stop needs validation after each epoch, and --no-val turns it off",
-                "drop --no-val (validation then uses --val-split or the test set)");
-  if (f.stop_at > 0 && !job.val)
-    throw Error("--stop-at needs validation after each epoch, and --no-val turns it off",
-                "drop --no-val (validation then uses --val-split or the test set)");
+  check_needs_validation(f, job.val != nullptr);
   std::ofstream log;
   if (!f.log_path.empty()) {
     ensure_parent_dir(f.log_path);

@@ -33,6 +33,9 @@ struct RunFlags {
 };
 // --out is added by each command (its default differs).
 void add_run_flags(CLI::App* cmd, RunFlags& f);
+// --early-stop and --stop-at watch the validation after each epoch: refuses them when
+// there is none (--no-val).
+void check_needs_validation(const RunFlags& f, bool validates);
 
 // Thrown when a signal stopped training after its checkpoint was written; main exits
 // with `code` (128 + signal number).

@@ -8,22 +8,6 @@
 
 namespace mnistcnn::explain {
 
-namespace {
-
-// OpenMP's thread count is per calling thread: set it for this call, restore it after.
-class ThreadCountScope {
- public:
-  explicit ThreadCountScope(int n) : previous_(kernels::num_threads()) { kernels::set_num_threads(n); }
-  ~ThreadCountScope() { kernels::set_num_threads(previous_); }
-  ThreadCountScope(const ThreadCountScope&) = delete;
-  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
-
- private:
-  int previous_;
-};
-
-}  // namespace
-
 Predictor::Predictor(io::LoadedModel model, const PredictorOptions& options, const std::string& name)
     : master_(std::move(model.net)), info_(std::move(model.info)) {
   require_digit_model(info_, name);
@@ -83,7 +67,7 @@ Prediction Predictor::predict(const data::DigitImage& digit, bool explain) const
     std::unique_ptr<nn::Sequential> net;
     ~Lease() { if (net) owner->give_back(std::move(net)); }
   } lease{this, borrow()};
-  ThreadCountScope threads(threads_per_call_);
+  kernels::ThreadCountScope threads(threads_per_call_);
   const Tensor x = digits_to_input({&digit, 1}, info_.normalization);
   const Tensor probs = class_probabilities(*lease.net, x);
   p.probabilities.assign(probs.data(), probs.data() + probs.numel());

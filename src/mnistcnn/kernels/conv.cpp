@@ -156,7 +156,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
   if (N == 1) {
     // One sample: let its gemm share out the threads (decided by N, not the thread count,
     // so that every thread count computes the same products).
-    for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, scratch, y + n * out_size);
+    forward_sample(x, w, b, g, scratch, y);
     return;
   }
 #pragma omp parallel

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::kernels {
 
@@ -47,16 +48,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   }
   const int64_t parts = gemm_parts(M, N, K);
   if (parts == 1) {
-    // One thread, by this thread's own thread count (an ICV per thread), restored after.
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    try {
-      sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    } catch (...) {
-      omp_set_num_threads(threads);
-      throw;
-    }
-    omp_set_num_threads(threads);
+    const ThreadCountScope one(1);
+    sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   const bool split_rows = M >= N;

@@ -8,4 +8,17 @@ void set_num_threads(int n);  // n <= 0: all cores
 int num_threads();
 int hardware_threads();
 
+// Sets this thread's OpenMP thread count for a scope and restores it after (the count is
+// per calling thread, so other threads are not affected).
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int n) : previous_(num_threads()) { set_num_threads(n); }
+  ~ThreadCountScope() { set_num_threads(previous_); }
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace mnistcnn::kernels
