@@ -47,6 +47,12 @@ TEST(ConvKernel, MatchesReferenceOnOddShapes) {
   // One input channel: non-square, padded, one sample; and strided.
   check_conv_against_reference({.C = 1, .H = 9, .W = 13, .OC = 4, .KH = 5, .KW = 3, .stride = 1, .pad = 2}, 1);
   check_conv_against_reference({.C = 1, .H = 28, .W = 28, .OC = 8, .KH = 5, .KW = 5, .stride = 2, .pad = 2}, 3);
+  // Stride 1, several channels: rows of 8, 16 and 17 floats (whole and partial vectors)
+  // and kernels wider than a vector, with and without padding.
+  check_conv_against_reference({.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0}, 2);
+  check_conv_against_reference({.C = 3, .H = 10, .W = 16, .OC = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 1}, 2);
+  check_conv_against_reference({.C = 2, .H = 6, .W = 17, .OC = 3, .KH = 5, .KW = 10, .stride = 1, .pad = 0}, 2);
+  check_conv_against_reference({.C = 2, .H = 8, .W = 6, .OC = 3, .KH = 2, .KW = 2, .stride = 1, .pad = 1}, 3);
 }
 
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose

@@ -55,12 +55,112 @@ inline void zero_row(float* dst, int64_t n) {
 #endif
 }
 
+// Stride 1 without padding (padding goes through a zero-bordered copy, below): every
+// column row is OH whole input row pieces, copied with no bounds to check. The general
+// loop spent most of its time on divisions and spilled registers around rows of a dozen
+// floats.
+void im2col_unpadded(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
+  const int64_t OH = g.OH(), OW = g.OW();
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        float* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
+        const float* src = x + (c * g.H + kh) * g.W + kw;
+        for (int64_t oh = 0; oh < OH; ++oh) copy_row(src + oh * g.W, row + oh * OW, OW);
+      }
+}
+
+// dx = col2im(col), stride 1, no padding.
+void col2im_unpadded(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
+  const int64_t OH = g.OH(), OW = g.OW();
+#if defined(__AVX2__)
+  // One row of dx at a time: each 8-wide piece sums the KH·KW column rows that land on
+  // it in a register, each loaded shifted by kw with the lanes outside the row's OW
+  // outputs masked off (masked lanes read nothing, so a shifted start never reads outside
+  // col). Adding column rows onto dx rows instead made every kw's unaligned load wait for
+  // the previous kw's overlapping store (2.3x slower). Same order of additions as that.
+  const int64_t pieces = (g.W + 7) / 8;
+  thread_local std::vector<int32_t> masks;  // lane j of piece v for kw: 0 <= 8v + j - kw < OW
+  masks.resize(static_cast<size_t>(g.KW * pieces * 8));
+  for (int64_t kw = 0; kw < g.KW; ++kw)
+    for (int64_t j = 0; j < pieces * 8; ++j) masks[static_cast<size_t>(kw * pieces * 8 + j)] = j - kw >= 0 && j - kw < OW ? -1 : 0;
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* colc = col + c * g.KH * g.KW * ld;
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      float* dxrow = dx + (c * g.H + ih) * g.W;
+      const int64_t kh_lo = std::max<int64_t>(0, ih - OH + 1), kh_hi = std::min(g.KH, ih + 1);  // 0 <= ih-kh < OH
+      for (int64_t v = 0; v < pieces; ++v) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t kh = kh_lo; kh < kh_hi; ++kh) {
+          const float* base = colc + kh * g.KW * ld + (ih - kh) * OW + 8 * v;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            const auto* m = reinterpret_cast<const __m256i*>(masks.data() + (kw * pieces + v) * 8);
+            acc = _mm256_add_ps(acc, _mm256_maskload_ps(base + kw * ld - kw, _mm256_loadu_si256(m)));
+          }
+        }
+        const int64_t n = std::min<int64_t>(8, g.W - 8 * v);
+        if (n == 8) {
+          _mm256_storeu_ps(dxrow + 8 * v, acc);
+        } else {
+          alignas(32) float tmp[8];
+          _mm256_store_ps(tmp, acc);
+          for (int64_t j = 0; j < n; ++j) dxrow[8 * v + j] = tmp[j];
+        }
+      }
+    }
+  }
+#else
+  std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.C * g.H * g.W));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const float* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
+        float* dst = dx + (c * g.H + kh) * g.W + kw;
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) dst[oh * g.W + ow] += row[oh * OW + ow];
+      }
+#endif
+}
+
+// A padded stride-1 convolution is the unpadded one on a zero-bordered copy of the sample
+// (a few KB): cheaper than bounds in every row.
+ConvGeometry bordered(const ConvGeometry& g) {
+  ConvGeometry b = g;
+  b.H += 2 * g.pad;
+  b.W += 2 * g.pad;
+  b.pad = 0;
+  return b;
+}
+
+void im2col_stride1(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
+  if (g.pad == 0) return im2col_unpadded(x, g, col, ld);
+  const ConvGeometry b = bordered(g);
+  thread_local std::vector<float> xb;
+  xb.assign(static_cast<size_t>(b.C * b.H * b.W), 0.0f);
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih)
+      std::copy_n(x + (c * g.H + ih) * g.W, g.W, xb.data() + (c * b.H + ih + g.pad) * b.W + g.pad);
+  im2col_unpadded(xb.data(), b, col, ld);
+}
+
+void col2im_stride1(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
+  if (g.pad == 0) return col2im_unpadded(col, ld, g, dx);
+  const ConvGeometry b = bordered(g);
+  thread_local std::vector<float> dxb;
+  dxb.resize(static_cast<size_t>(b.C * b.H * b.W));
+  col2im_unpadded(col, ld, b, dxb.data());
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih)
+      std::copy_n(dxb.data() + (c * b.H + ih + g.pad) * b.W + g.pad, g.W, dx + (c * g.H + ih) * g.W);
+}
+
 }  // namespace
 
 // A strided convolution first splits each input row into its S phases
 // (columns j, j+S, j+2S, ...), so every row of the columns is a contiguous copy, not a
 // gather (which took a quarter of inference time for the stride-2 5x5 convolutions).
 void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
+  if (g.stride == 1) return im2col_stride1(x, g, col, ld);
   const int64_t OH = g.OH(), OW = g.OW(), S = g.stride;
   const int64_t PW = (g.W + S - 1) / S;  // width of one phase
   thread_local std::vector<float> phases;
@@ -102,6 +202,8 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
 }
 
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
+  if (g.stride == 1) return col2im_stride1(col, ld, g, dx);
+  std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.C * g.H * g.W));
   const int64_t OH = g.OH(), OW = g.OW();
   for (int64_t c = 0; c < g.C; ++c) {
     float* dxc = dx + c * g.H * g.W;
@@ -135,6 +237,17 @@ namespace {
 constexpr int64_t kChunk = 4;  // samples per weight-gradient partial sum
 
 int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
+
+// Sum of n floats in 8 independent lanes, added up in a fixed order at the end: one
+// running sum is a chain of dependent additions (4 cycles each), 8 lanes are a vector.
+float lane_sum(const float* p, int64_t n) {
+  float lane[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lane[j] += p[i + j];
+  for (int j = 0; i < n; ++i, ++j) lane[j] += p[i];
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
 
 void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, float* col,
                     float* y) {
@@ -195,15 +308,12 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
         }
         if (db)
           for (int64_t oc = 0; oc < OC; ++oc) {
-            float s = 0.0f;
-            for (int64_t l = 0; l < L; ++l) s += dyn[oc * L + l];
+            const float s = lane_sum(dyn + oc * L, L);
             pdb[oc] = n == c * kChunk ? s : pdb[oc] + s;
           }
         if (dx) {  // dcol (K×L) = Wᵀ (K×OC) · dy_n (OC×L), scattered back onto dx_n
           gemm(true, false, K, L, OC, 1.0f, w, K, dyn, L, 0.0f, dcol, L);
-          float* dxn = dx + n * in_size;
-          std::memset(dxn, 0, sizeof(float) * in_size);
-          col2im(dcol, L, g, dxn);
+          col2im(dcol, L, g, dx + n * in_size);
         }
       }
     }

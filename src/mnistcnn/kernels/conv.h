@@ -19,7 +19,7 @@ struct ConvGeometry {
 
 // x: one sample C×H×W. Writes its K×L block into col, whose rows are ld floats apart.
 void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
-// Inverse scatter of one sample's K×L block: dx (C×H×W) += col2im(col). Accumulates.
+// Inverse scatter of one sample's K×L block: dx (C×H×W) = col2im(col). Overwrites.
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
 // Batch forward: x N×C×H×W, w OC×K, b OC (or null) -> y N×OC×OH×OW (overwritten).
