@@ -249,14 +249,23 @@ float lane_sum(const float* p, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, float* col,
-                    float* y) {
+void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, bool relu,
+                    float* col, float* y) {
   const int64_t L = g.L(), K = g.K();
   im2col(x, g, col, L);
   gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, y, L);
-  if (b)
-    for (int64_t oc = 0; oc < g.OC; ++oc)
-      for (int64_t l = 0; l < L; ++l) y[oc * L + l] += b[oc];
+  if (!b && !relu) return;
+  for (int64_t oc = 0; oc < g.OC; ++oc) {  // while y is in cache: bias, and the ReLU as relu_forward has it
+    const float bias = b ? b[oc] : 0.0f;
+    float* yo = y + oc * L;
+    if (relu)
+      for (int64_t l = 0; l < L; ++l) {
+        const float v = b ? yo[l] + bias : yo[l];
+        yo[l] = v > 0.0f ? v : 0.0f;
+      }
+    else
+      for (int64_t l = 0; l < L; ++l) yo[l] += bias;
+  }
 }
 
 }  // namespace
@@ -264,12 +273,12 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads) { return static_cast<int64_t>(threads) * g.K() * g.L(); }
 
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* scratch, float* y) {
+                    int64_t N, float* scratch, float* y, bool relu) {
   const int64_t L = g.L(), K = g.K(), in_size = g.C * g.H * g.W, out_size = g.OC * L;
   if (N == 1) {
     // One sample: let its gemm share out the threads (decided by N, not the thread count,
     // so that every thread count computes the same products).
-    forward_sample(x, w, b, g, scratch, y);
+    forward_sample(x, w, b, g, relu, scratch, y);
     return;
   }
 #pragma omp parallel
@@ -277,31 +286,37 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
     // One sample's columns at a time per thread: they stay in cache for the gemm.
     float* col = scratch + static_cast<int64_t>(omp_get_thread_num()) * K * L;
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, col, y + n * out_size);
+    for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, relu, col, y + n * out_size);
   }
 }
 
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
-  return chunks(N) * (g.OC * g.K() + g.OC) + 2 * static_cast<int64_t>(threads) * g.K() * g.L();
+  return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
 }
 
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
-                     float* scratch, float* dw, float* db, float* dx) {
+                     float* scratch, float* dw, float* db, float* dx, const float* relu_y) {
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = OC * L;
   const int64_t n_chunks = chunks(N);
   float* part_dw = scratch;                     // n_chunks × OC×K
   float* part_db = part_dw + n_chunks * OC * K;  // n_chunks × OC
-  float* cols = part_db + n_chunks * OC;        // threads × 2 × K×L: columns, their gradient
+  float* per_thread = part_db + n_chunks * OC;  // threads × (K×L columns, their gradient, OC×L masked dy)
 #pragma omp parallel
   {
-    float* col = cols + 2 * static_cast<int64_t>(omp_get_thread_num()) * K * L;
+    float* col = per_thread + static_cast<int64_t>(omp_get_thread_num()) * (2 * K * L + OC * L);
     float* dcol = col + K * L;
+    float* masked = dcol + K * L;
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c) {
       float* pdw = part_dw + c * OC * K;
       float* pdb = part_db + c * OC;
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
         const float* dyn = dy + n * out_size;
+        if (relu_y) {  // the fused ReLU's backward, as relu_backward has it
+          const float* yn = relu_y + n * out_size;
+          for (int64_t i = 0; i < out_size; ++i) masked[i] = yn[i] > 0.0f ? dyn[i] : 0.0f;
+          dyn = masked;
+        }
         if (dw) {  // dW (OC×K) += dy_n (OC×L) · col_nᵀ (L×K); the columns are rebuilt, not kept
           im2col(x + n * in_size, g, col, L);
           gemm(false, true, OC, K, L, 1.0f, dyn, L, col, L, n == c * kChunk ? 0.0f : 1.0f, pdw, K);

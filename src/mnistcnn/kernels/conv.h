@@ -27,9 +27,10 @@ void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 // must hold conv2d_forward_scratch floats) and one gemm straight into y. Nothing is kept
 // for backward: a batch's columns would be K/(C·S²) times the input (9x to 32x here),
 // hundreds of MB written and read back from memory, while one sample's stay in cache.
+// relu: y = max(conv + b, 0) in the same pass (a ReLU layer fused into the convolution).
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads);
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* scratch, float* y);
+                    int64_t N, float* scratch, float* y, bool relu = false);
 
 // Floats of scratch conv2d_backward needs for N samples with `threads` threads.
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
@@ -37,9 +38,10 @@ int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
 // one sample at a time). dw (OC×K) and db (OC) accumulate (skipped when null); dx
 // (N×C×H×W) is overwritten (skipped when null). Weight gradients are summed per fixed
 // chunk of samples and the chunks reduced in order, so the result does not depend on the
-// thread count.
+// thread count. With relu_y (the output of a forward with relu), dy is the gradient of
+// that output and passes the ReLU's backward (dy where relu_y > 0, else 0) first.
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
-                     float* scratch, float* dw, float* db, float* dx);
+                     float* scratch, float* dw, float* db, float* dx, const float* relu_y = nullptr);
 
 // Direct seven-loop references with the same contracts (no col/tmp).
 void conv2d_forward_ref(const float* x, const float* w, const float* b, const ConvGeometry& g,

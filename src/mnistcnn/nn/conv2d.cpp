@@ -62,7 +62,14 @@ void Conv2d::init_params(Init init, Rng& rng) {
                        opt_.bias ? &bias_.value : nullptr);
 }
 
-void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
+void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, false); }
+
+bool Conv2d::forward_relu(const Tensor& x, Tensor& y, Mode /*mode*/) {
+  run_forward(x, y, true);
+  return true;
+}
+
+void Conv2d::run_forward(const Tensor& x, Tensor& y, bool relu) {
   const Shape out = output_shape(x.shape());
   if (x.dim(1) != weight_.value.dim(1))
     throw Error(spec() + ": built for " + std::to_string(weight_.value.dim(1)) +
@@ -72,10 +79,11 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) {
   scratch_.resize({kernels::conv2d_forward_scratch(g, kernels::num_threads())});
   y.resize(out);
   kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr,
-                          g, N, scratch_.data(), y.data());
+                          g, N, scratch_.data(), y.data(), relu);
+  relu_ = relu;
 }
 
-void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
+void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const auto g = geometry(x.shape());
   const bool train_w = weight_.trainable;
   const bool train_b = opt_.bias && bias_.trainable;
@@ -84,7 +92,8 @@ void Conv2d::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Te
   scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads())});
   kernels::conv2d_backward(dy.data(), x.data(), weight_.value.data(), g, x.dim(0), scratch_.data(),
                            train_w ? weight_.grad.data() : nullptr,
-                           train_b ? bias_.grad.data() : nullptr, dx ? dx->data() : nullptr);
+                           train_b ? bias_.grad.data() : nullptr, dx ? dx->data() : nullptr,
+                           relu_ ? y.data() : nullptr);
 }
 
 std::vector<Param*> Conv2d::params() {

@@ -26,6 +26,7 @@ class Conv2d : public Layer {
   void init_params(Init init, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  bool forward_relu(const Tensor& x, Tensor& y, Mode mode) override;
   std::vector<Param*> params() override;
   int64_t flops(const Shape& in) const override;
 
@@ -33,7 +34,9 @@ class Conv2d : public Layer {
 
  private:
   kernels::ConvGeometry geometry(const Shape& in) const;
+  void run_forward(const Tensor& x, Tensor& y, bool relu);
   Options opt_;
+  bool relu_ = false;  // the last forward applied a ReLU
   Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
   Tensor scratch_;  // per-thread columns (forward), partial sums and columns (backward)
 };

@@ -48,6 +48,11 @@ class Layer {
   // keeps what backward needs; x and y must stay alive and unchanged until backward.
   virtual void forward(const Tensor& x, Tensor& y, Mode mode) = 0;
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+  // forward() followed by a ReLU in the same pass, for layers that can (convolutions):
+  // y holds the ReLU's output, and the next backward() takes the ReLU output's gradient
+  // as dy and this y. Saves a pass over the activations each way and one buffer. Returns
+  // false, having done nothing, when the layer cannot. A later forward() undoes it.
+  virtual bool forward_relu(const Tensor& x, Tensor& y, Mode mode) { (void)x, (void)y, (void)mode; return false; }
 
   virtual std::vector<Param*> params() { return {}; }
   // Forward floating-point operations for one sample (multiply-add = 2); `in` is the

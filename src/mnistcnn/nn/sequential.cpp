@@ -51,6 +51,8 @@ void Sequential::build(const Shape& input) {
     for (Param* p : l.params()) p->name = std::to_string(i) + "." + p->name;
   }
   outputs_.resize(layers_.size());
+  out_.assign(layers_.size(), nullptr);
+  absorbed_.assign(layers_.size(), false);
   grads_.resize(layers_.size());
   built_ = true;
 }
@@ -71,15 +73,23 @@ void Sequential::check_input(const Tensor& x) const {
                 "×" + std::to_string(input_[2]) + ", got " + in.str());
 }
 
+bool Sequential::relu_follows(size_t i, size_t end) const {
+  return i + 1 < end && layers_[i + 1]->kind() == "relu";
+}
+
 const Tensor& Sequential::infer(const Tensor& x, size_t end) {
   check_input(x);
   end = std::min(end, layers_.size());
   x_ = nullptr;  // nothing to go back through
   forward_end_ = 0;
   const Tensor* cur = &x;
-  for (size_t i = 0; i < end; ++i) {
-    layers_[i]->forward(*cur, infer_[i % 2], Mode::Eval);
-    cur = &infer_[i % 2];
+  size_t k = 0;  // the buffer this layer writes
+  for (size_t i = 0; i < end; ++i, k ^= 1) {
+    if (!(relu_follows(i, end) && layers_[i]->forward_relu(*cur, infer_[k], Mode::Eval)))
+      layers_[i]->forward(*cur, infer_[k], Mode::Eval);
+    else
+      ++i;  // the ReLU ran inside layer i
+    cur = &infer_[k];
   }
   return *cur;
 }
@@ -91,8 +101,17 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
   forward_end_ = end;
   const Tensor* cur = &x;
   for (size_t i = 0; i < end; ++i) {
-    layers_[i]->forward(*cur, outputs_[i], mode);
-    cur = &outputs_[i];
+    absorbed_[i] = false;
+    out_[i] = &outputs_[i];
+    // Training runs a ReLU inside the layer before it where that layer can; Eval keeps
+    // every layer's own output (explain shows them).
+    if (mode == Mode::Train && relu_follows(i, end) && layers_[i]->forward_relu(*cur, outputs_[i], mode)) {
+      out_[i + 1] = &outputs_[i];
+      absorbed_[++i] = true;
+    } else {
+      layers_[i]->forward(*cur, outputs_[i], mode);
+    }
+    cur = out_[i];
   }
   return *cur;
 }
@@ -111,9 +130,10 @@ void Sequential::backward(const Tensor& dout, size_t end, bool to_input) {
   if (to_input) first_trainable = 0;
   const Tensor* dy = &dout;
   for (size_t i = end; i-- > first_trainable;) {
-    const Tensor& x = i == 0 ? *x_ : outputs_[i - 1];
+    if (absorbed_[i]) continue;  // a ReLU that ran inside layer i-1: its backward does this one
+    const Tensor& x = i == 0 ? *x_ : *out_[i - 1];
     Tensor* dx = i > first_trainable ? &grads_[i] : (to_input ? &input_grad_ : nullptr);
-    layers_[i]->backward(x, outputs_[i], *dy, dx);
+    layers_[i]->backward(x, *out_[i], *dy, dx);
     dy = dx;
   }
 }

@@ -31,7 +31,9 @@ class Sequential {
   void init(Init init, uint64_t seed);
 
   // Runs layers [0, end) on x (N×C×H×W) and returns the last output. x must stay alive
-  // and unchanged until backward().
+  // and unchanged until backward(). In Train mode (and in infer()) a ReLU right after a
+  // layer that can fuse it (Layer::forward_relu: convolutions) runs inside that layer:
+  // both then show the ReLU's output, and output_grad of the fused layer is not computed.
   const Tensor& forward(const Tensor& x, Mode mode, size_t end = kAll);
   // Eval-mode forward with nothing kept for backward: the outputs alternate between two
   // buffers, so memory is the two largest neighbouring activations, not all of them.
@@ -49,7 +51,7 @@ class Sequential {
   // last backward, if backward went that far.
   const Tensor& output_grad(size_t i) const { return i + 1 < grads_.size() ? grads_[i + 1] : input_grad_; }
   // The output of layer i in the last forward.
-  const Tensor& output(size_t i) const { return outputs_.at(i); }
+  const Tensor& output(size_t i) const { return out_.at(i) ? *out_[i] : outputs_[i]; }
 
   // An independent copy (same spec, parameter values and trainable flags, fresh buffers):
   // one per thread lets several threads run the same model at once.
@@ -74,6 +76,7 @@ class Sequential {
 
  private:
   void check_input(const Tensor& x) const;
+  bool relu_follows(size_t i, size_t end) const;  // layer i+1 (< end) is a ReLU
 
   std::vector<LayerPtr> layers_;
   Shape input_;
@@ -81,6 +84,8 @@ class Sequential {
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
+  std::vector<const Tensor*> out_;  // where layer i's output of the last forward is (a fused ReLU's: the layer before's)
+  std::vector<bool> absorbed_;   // layer i is a ReLU that ran inside layer i-1 in the last forward
   Tensor infer_[2];              // infer(): layer i writes infer_[i % 2]
   std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i (i ≥ 1)
   Tensor input_grad_;            // gradient w.r.t. the network input (backward to_input)
