@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mnistcnn/kernels/gemm.h"
+#include "mnistcnn/kernels/pool.h"
 
 namespace mnistcnn::kernels {
 
@@ -249,44 +250,80 @@ float lane_sum(const float* p, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, bool relu,
-                    float* col, float* y) {
+// One sample: columns, product, then bias and the fused layers while the output is in
+// cache. full: OC×L scratch for the pooled case.
+void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, ConvFuse fuse,
+                    float* col, float* full, float* y, int32_t* argmax) {
   const int64_t L = g.L(), K = g.K();
+  float* out = fuse == ConvFuse::ReluMaxPool2 ? full : y;
   im2col(x, g, col, L);
-  gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, y, L);
-  if (!b && !relu) return;
-  for (int64_t oc = 0; oc < g.OC; ++oc) {  // while y is in cache: bias, and the ReLU as relu_forward has it
-    const float bias = b ? b[oc] : 0.0f;
-    float* yo = y + oc * L;
-    if (relu)
-      for (int64_t l = 0; l < L; ++l) {
-        const float v = b ? yo[l] + bias : yo[l];
-        yo[l] = v > 0.0f ? v : 0.0f;
-      }
-    else
-      for (int64_t l = 0; l < L; ++l) yo[l] += bias;
+  gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, out, L);
+  const bool relu = fuse != ConvFuse::None;
+  if (b || relu)
+    for (int64_t oc = 0; oc < g.OC; ++oc) {
+      const float bias = b ? b[oc] : 0.0f;
+      float* o = out + oc * L;
+      if (relu)
+        for (int64_t l = 0; l < L; ++l) {
+          const float v = b ? o[l] + bias : o[l];
+          o[l] = v > 0.0f ? v : 0.0f;
+        }
+      else
+        for (int64_t l = 0; l < L; ++l) o[l] += bias;
+    }
+  if (fuse == ConvFuse::ReluMaxPool2) maxpool2x2_planes(full, g.OC, g.OH(), g.OW(), y, argmax);
+}
+
+// One sample's dy through the fused layers' backward, into d (OC×L).
+void unfuse_gradient(const float* dy, const float* y, const int32_t* argmax, const ConvGeometry& g,
+                     ConvFuse fuse, float* d) {
+  const int64_t L = g.L();
+  if (fuse == ConvFuse::Relu) {
+    for (int64_t i = 0; i < g.OC * L; ++i) {
+      const float v = dy[i];  // read either way: a plain select vectorises, a guarded read does not
+      d[i] = y[i] > 0.0f ? v : 0.0f;
+    }
+    return;
   }
+  // Max pooling puts 0 + dy at each window's argmax (windows do not overlap) and zero
+  // elsewhere; the ReLU keeps it where its output, the window's maximum, is positive.
+  std::memset(d, 0, sizeof(float) * static_cast<size_t>(g.OC * L));
+  const int64_t pooled = (g.OH() / 2) * (g.OW() / 2);
+  for (int64_t oc = 0; oc < g.OC; ++oc)
+    for (int64_t j = 0; j < pooled; ++j) {
+      const int64_t i = oc * pooled + j;
+      if (y[i] > 0.0f) d[oc * L + argmax[i]] = 0.0f + dy[i];
+    }
 }
 
 }  // namespace
 
-int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads) { return static_cast<int64_t>(threads) * g.K() * g.L(); }
+int64_t conv2d_output_size(const ConvGeometry& g, ConvFuse fuse) {
+  return fuse == ConvFuse::ReluMaxPool2 ? g.OC * (g.OH() / 2) * (g.OW() / 2) : g.OC * g.L();
+}
+
+int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, ConvFuse fuse) {
+  return static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == ConvFuse::ReluMaxPool2 ? g.OC * g.L() : 0));
+}
 
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* scratch, float* y, bool relu) {
-  const int64_t L = g.L(), K = g.K(), in_size = g.C * g.H * g.W, out_size = g.OC * L;
+                    int64_t N, float* scratch, float* y, ConvFuse fuse, int32_t* argmax) {
+  const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
+  const int64_t per_thread = conv2d_forward_scratch(g, 1, fuse);
   if (N == 1) {
     // One sample: let its gemm share out the threads (decided by N, not the thread count,
     // so that every thread count computes the same products).
-    forward_sample(x, w, b, g, relu, scratch, y);
+    forward_sample(x, w, b, g, fuse, scratch, scratch + g.K() * g.L(), y, argmax);
     return;
   }
 #pragma omp parallel
   {
     // One sample's columns at a time per thread: they stay in cache for the gemm.
-    float* col = scratch + static_cast<int64_t>(omp_get_thread_num()) * K * L;
+    float* col = scratch + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; ++n) forward_sample(x + n * in_size, w, b, g, relu, col, y + n * out_size);
+    for (int64_t n = 0; n < N; ++n)
+      forward_sample(x + n * in_size, w, b, g, fuse, col, col + g.K() * g.L(), y + n * out_size,
+                     argmax ? argmax + n * out_size : nullptr);
   }
 }
 
@@ -295,27 +332,27 @@ int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
 }
 
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
-                     float* scratch, float* dw, float* db, float* dx, const float* relu_y) {
-  const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = OC * L;
+                     float* scratch, float* dw, float* db, float* dx, ConvFuse fuse, const float* y,
+                     const int32_t* argmax) {
+  const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N);
   float* part_dw = scratch;                     // n_chunks × OC×K
   float* part_db = part_dw + n_chunks * OC * K;  // n_chunks × OC
-  float* per_thread = part_db + n_chunks * OC;  // threads × (K×L columns, their gradient, OC×L masked dy)
+  float* per_thread = part_db + n_chunks * OC;  // threads × (K×L columns, their gradient, OC×L output gradient)
 #pragma omp parallel
   {
     float* col = per_thread + static_cast<int64_t>(omp_get_thread_num()) * (2 * K * L + OC * L);
     float* dcol = col + K * L;
-    float* masked = dcol + K * L;
+    float* unfused = dcol + K * L;
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c) {
       float* pdw = part_dw + c * OC * K;
       float* pdb = part_db + c * OC;
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
         const float* dyn = dy + n * out_size;
-        if (relu_y) {  // the fused ReLU's backward, as relu_backward has it
-          const float* yn = relu_y + n * out_size;
-          for (int64_t i = 0; i < out_size; ++i) masked[i] = yn[i] > 0.0f ? dyn[i] : 0.0f;
-          dyn = masked;
+        if (fuse != ConvFuse::None) {
+          unfuse_gradient(dyn, y + n * out_size, argmax ? argmax + n * out_size : nullptr, g, fuse, unfused);
+          dyn = unfused;
         }
         if (dw) {  // dW (OC×K) += dy_n (OC×L) · col_nᵀ (L×K); the columns are rebuilt, not kept
           im2col(x + n * in_size, g, col, L);

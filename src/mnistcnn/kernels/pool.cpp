@@ -5,14 +5,12 @@
 
 namespace mnistcnn::kernels {
 
-namespace {
-
 // The common case, 2×2 windows with stride 2 and no padding: branch-free selects that
 // the compiler vectorises. Same result as the general loop (first maximum on ties,
 // NaN wins).
-void maxpool2x2(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax) {
+void maxpool2x2_planes(const float* x, int64_t P, int64_t H, int64_t W, float* y, int32_t* argmax) {
+  const PoolGeometry g{.H = H, .W = W, .K = 2, .stride = 2, .pad = 0};
   const int64_t OH = g.OH(), OW = g.OW(), in_plane = g.H * g.W, out_plane = OH * OW;
-#pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < P; ++p) {
     for (int64_t oh = 0; oh < OH; ++oh) {
       const int64_t r0 = 2 * oh * g.W, r1 = r0 + g.W;
@@ -42,10 +40,14 @@ void maxpool2x2(const float* x, int64_t P, const PoolGeometry& g, float* y, int3
   }
 }
 
-}  // namespace
-
 void maxpool_forward(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax) {
-  if (g.K == 2 && g.stride == 2 && g.pad == 0) return maxpool2x2(x, P, g, y, argmax);
+  if (g.K == 2 && g.stride == 2 && g.pad == 0) {
+    const int64_t in_plane = g.H * g.W, out_plane = g.OH() * g.OW();
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < P; ++p)
+      maxpool2x2_planes(x + p * in_plane, 1, g.H, g.W, y + p * out_plane, argmax + p * out_plane);
+    return;
+  }
   maxpool_forward_ref(x, P, g, y, argmax);
 }
 

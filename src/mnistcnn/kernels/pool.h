@@ -15,6 +15,9 @@ struct PoolGeometry {
 // y (P×OH×OW) = max over each window; argmax (P×OH×OW) records the winning input
 // index within the plane (first maximum on ties) for backward.
 void maxpool_forward(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax);
+// 2×2 windows, stride 2, no padding, on P planes of H×W in the calling thread (the fast
+// path of maxpool_forward, and a fused convolution's pooling).
+void maxpool2x2_planes(const float* x, int64_t P, int64_t H, int64_t W, float* y, int32_t* argmax);
 // The general window loop: the specification the 2×2 fast path is tested against.
 void maxpool_forward_ref(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax);
 // dx (P×H×W) is overwritten: each dy goes to its window's argmax.

@@ -62,25 +62,31 @@ void Conv2d::init_params(Init init, Rng& rng) {
                        opt_.bias ? &bias_.value : nullptr);
 }
 
-void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, false); }
+void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, kernels::ConvFuse::None); }
 
-bool Conv2d::forward_relu(const Tensor& x, Tensor& y, Mode /*mode*/) {
-  run_forward(x, y, true);
-  return true;
+size_t Conv2d::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode /*mode*/) {
+  if (next.empty() || next[0]->kind() != "relu") return 0;
+  const bool pool = next.size() > 1 && next[1]->spec() == "maxpool(2)";  // 2×2, stride 2, no padding
+  run_forward(x, y, pool ? kernels::ConvFuse::ReluMaxPool2 : kernels::ConvFuse::Relu);
+  return pool ? 2 : 1;
 }
 
-void Conv2d::run_forward(const Tensor& x, Tensor& y, bool relu) {
-  const Shape out = output_shape(x.shape());
+void Conv2d::run_forward(const Tensor& x, Tensor& y, kernels::ConvFuse fuse) {
+  Shape out = output_shape(x.shape());
   if (x.dim(1) != weight_.value.dim(1))
     throw Error(spec() + ": built for " + std::to_string(weight_.value.dim(1)) +
                 " input channels, got input " + x.shape().str());
   const auto g = geometry(x.shape());
   const int64_t N = x.dim(0);
-  scratch_.resize({kernels::conv2d_forward_scratch(g, kernels::num_threads())});
+  if (fuse == kernels::ConvFuse::ReluMaxPool2) {
+    out = {N, g.OC, g.OH() / 2, g.OW() / 2};
+    argmax_.resize(static_cast<size_t>(out.numel()));
+  }
+  scratch_.resize({kernels::conv2d_forward_scratch(g, kernels::num_threads(), fuse)});
   y.resize(out);
-  kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr,
-                          g, N, scratch_.data(), y.data(), relu);
-  relu_ = relu;
+  kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr, g, N,
+                          scratch_.data(), y.data(), fuse, argmax_.data());
+  fuse_ = fuse;
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
@@ -91,9 +97,8 @@ void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   if (dx) dx->resize(x.shape());
   scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads())});
   kernels::conv2d_backward(dy.data(), x.data(), weight_.value.data(), g, x.dim(0), scratch_.data(),
-                           train_w ? weight_.grad.data() : nullptr,
-                           train_b ? bias_.grad.data() : nullptr, dx ? dx->data() : nullptr,
-                           relu_ ? y.data() : nullptr);
+                           train_w ? weight_.grad.data() : nullptr, train_b ? bias_.grad.data() : nullptr,
+                           dx ? dx->data() : nullptr, fuse_, y.data(), argmax_.data());
 }
 
 std::vector<Param*> Conv2d::params() {

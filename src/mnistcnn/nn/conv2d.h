@@ -2,6 +2,8 @@
 // (PyTorch layout), computed as im2col + one gemm per batch (kernels/conv.h).
 // "same" padding keeps H×W: stride 1 only, as in PyTorch, and odd kernels (symmetric).
 #pragma once
+#include <vector>
+
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/nn/layer.h"
 
@@ -26,7 +28,7 @@ class Conv2d : public Layer {
   void init_params(Init init, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
-  bool forward_relu(const Tensor& x, Tensor& y, Mode mode) override;
+  size_t forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode mode) override;
   std::vector<Param*> params() override;
   int64_t flops(const Shape& in) const override;
 
@@ -34,9 +36,10 @@ class Conv2d : public Layer {
 
  private:
   kernels::ConvGeometry geometry(const Shape& in) const;
-  void run_forward(const Tensor& x, Tensor& y, bool relu);
+  void run_forward(const Tensor& x, Tensor& y, kernels::ConvFuse fuse);
   Options opt_;
-  bool relu_ = false;  // the last forward applied a ReLU
+  kernels::ConvFuse fuse_ = kernels::ConvFuse::None;  // what the last forward fused
+  std::vector<int32_t> argmax_;                        // its pooling's argmax
   Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
   Tensor scratch_;  // per-thread columns (forward), partial sums and columns (backward)
 };

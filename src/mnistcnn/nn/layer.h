@@ -4,6 +4,7 @@
 // trainable parameters (frozen parameters get no gradient work at all).
 #pragma once
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,15 @@ class Layer {
   // keeps what backward needs; x and y must stay alive and unchanged until backward.
   virtual void forward(const Tensor& x, Tensor& y, Mode mode) = 0;
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
-  // forward() followed by a ReLU in the same pass, for layers that can (convolutions):
-  // y holds the ReLU's output, and the next backward() takes the ReLU output's gradient
-  // as dy and this y. Saves a pass over the activations each way and one buffer. Returns
-  // false, having done nothing, when the layer cannot. A later forward() undoes it.
-  virtual bool forward_relu(const Tensor& x, Tensor& y, Mode mode) { (void)x, (void)y, (void)mode; return false; }
-
+  // forward() together with layers right after it (`next`, in order) that this layer
+  // can run in its own pass (a convolution: relu, then maxpool(2)); y gets the last one's
+  // output. Returns how many of `next` it took: 0 when it took none and did nothing.
+  // The next backward() then stands for all of them: it takes that y and its gradient.
+  // Saves a pass over the activations each way, and their buffers.
+  virtual size_t forward_fused(const Tensor& x, std::span<const std::unique_ptr<Layer>> next, Tensor& y, Mode mode) {
+    (void)x, (void)next, (void)y, (void)mode;
+    return 0;
+  }
   virtual std::vector<Param*> params() { return {}; }
   // Forward floating-point operations for one sample (multiply-add = 2); `in` is the
   // input shape, batch first (the batch size is ignored).

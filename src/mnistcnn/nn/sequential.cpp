@@ -73,8 +73,8 @@ void Sequential::check_input(const Tensor& x) const {
                 "×" + std::to_string(input_[2]) + ", got " + in.str());
 }
 
-bool Sequential::relu_follows(size_t i, size_t end) const {
-  return i + 1 < end && layers_[i + 1]->kind() == "relu";
+std::span<const LayerPtr> Sequential::following(size_t i, size_t end) const {
+  return {layers_.data() + i + 1, end - i - 1};
 }
 
 const Tensor& Sequential::infer(const Tensor& x, size_t end) {
@@ -85,10 +85,9 @@ const Tensor& Sequential::infer(const Tensor& x, size_t end) {
   const Tensor* cur = &x;
   size_t k = 0;  // the buffer this layer writes
   for (size_t i = 0; i < end; ++i, k ^= 1) {
-    if (!(relu_follows(i, end) && layers_[i]->forward_relu(*cur, infer_[k], Mode::Eval)))
-      layers_[i]->forward(*cur, infer_[k], Mode::Eval);
-    else
-      ++i;  // the ReLU ran inside layer i
+    const size_t fused = layers_[i]->forward_fused(*cur, following(i, end), infer_[k], Mode::Eval);
+    if (fused == 0) layers_[i]->forward(*cur, infer_[k], Mode::Eval);
+    i += fused;
     cur = &infer_[k];
   }
   return *cur;
@@ -101,17 +100,18 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
   forward_end_ = end;
   const Tensor* cur = &x;
   for (size_t i = 0; i < end; ++i) {
-    absorbed_[i] = false;
+    // Training runs layers that the one before can fuse inside it; Eval keeps every
+    // layer's own output (explain shows them).
+    const size_t fused = mode == Mode::Train ? layers_[i]->forward_fused(*cur, following(i, end), outputs_[i], mode) : 0;
+    if (fused == 0) layers_[i]->forward(*cur, outputs_[i], mode);
     out_[i] = &outputs_[i];
-    // Training runs a ReLU inside the layer before it where that layer can; Eval keeps
-    // every layer's own output (explain shows them).
-    if (mode == Mode::Train && relu_follows(i, end) && layers_[i]->forward_relu(*cur, outputs_[i], mode)) {
-      out_[i + 1] = &outputs_[i];
-      absorbed_[++i] = true;
-    } else {
-      layers_[i]->forward(*cur, outputs_[i], mode);
+    absorbed_[i] = false;
+    for (size_t k = 1; k <= fused; ++k) {
+      out_[i + k] = &outputs_[i];
+      absorbed_[i + k] = true;
     }
-    cur = out_[i];
+    cur = &outputs_[i];
+    i += fused;
   }
   return *cur;
 }
@@ -130,7 +130,7 @@ void Sequential::backward(const Tensor& dout, size_t end, bool to_input) {
   if (to_input) first_trainable = 0;
   const Tensor* dy = &dout;
   for (size_t i = end; i-- > first_trainable;) {
-    if (absorbed_[i]) continue;  // a ReLU that ran inside layer i-1: its backward does this one
+    if (absorbed_[i]) continue;  // ran inside an earlier layer, whose backward does this one's
     const Tensor& x = i == 0 ? *x_ : *out_[i - 1];
     Tensor* dx = i > first_trainable ? &grads_[i] : (to_input ? &input_grad_ : nullptr);
     layers_[i]->backward(x, *out_[i], *dy, dx);

@@ -31,9 +31,10 @@ class Sequential {
   void init(Init init, uint64_t seed);
 
   // Runs layers [0, end) on x (N×C×H×W) and returns the last output. x must stay alive
-  // and unchanged until backward(). In Train mode (and in infer()) a ReLU right after a
-  // layer that can fuse it (Layer::forward_relu: convolutions) runs inside that layer:
-  // both then show the ReLU's output, and output_grad of the fused layer is not computed.
+  // and unchanged until backward(). In Train mode (and in infer()) layers that the one
+  // before can run in its own pass (Layer::forward_fused: a convolution's relu and
+  // maxpool(2)) do: output(i) of each of them is then the last one's output, and
+  // output_grad of all but the last is not computed.
   const Tensor& forward(const Tensor& x, Mode mode, size_t end = kAll);
   // Eval-mode forward with nothing kept for backward: the outputs alternate between two
   // buffers, so memory is the two largest neighbouring activations, not all of them.
@@ -76,7 +77,7 @@ class Sequential {
 
  private:
   void check_input(const Tensor& x) const;
-  bool relu_follows(size_t i, size_t end) const;  // layer i+1 (< end) is a ReLU
+  std::span<const LayerPtr> following(size_t i, size_t end) const;  // layers i+1 .. end-1
 
   std::vector<LayerPtr> layers_;
   Shape input_;
@@ -84,8 +85,8 @@ class Sequential {
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
-  std::vector<const Tensor*> out_;  // where layer i's output of the last forward is (a fused ReLU's: the layer before's)
-  std::vector<bool> absorbed_;   // layer i is a ReLU that ran inside layer i-1 in the last forward
+  std::vector<const Tensor*> out_;  // where layer i's output of the last forward is (fused: the first layer's buffer)
+  std::vector<bool> absorbed_;   // layer i ran inside an earlier layer in the last forward
   Tensor infer_[2];              // infer(): layer i writes infer_[i % 2]
   std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i (i ≥ 1)
   Tensor input_grad_;            // gradient w.r.t. the network input (backward to_input)
