@@ -287,12 +287,14 @@ void unfuse_gradient(const float* dy, const float* y, const int32_t* argmax, con
   }
   // Max pooling puts 0 + dy at each window's argmax (windows do not overlap) and zero
   // elsewhere; the ReLU keeps it where its output, the window's maximum, is positive.
+  // A select, not a branch: the sign of y is a coin toss to the branch predictor.
   std::memset(d, 0, sizeof(float) * static_cast<size_t>(g.OC * L));
   const int64_t pooled = (g.OH() / 2) * (g.OW() / 2);
   for (int64_t oc = 0; oc < g.OC; ++oc)
     for (int64_t j = 0; j < pooled; ++j) {
       const int64_t i = oc * pooled + j;
-      if (y[i] > 0.0f) d[oc * L + argmax[i]] = 0.0f + dy[i];
+      const float v = 0.0f + dy[i];
+      d[oc * L + argmax[i]] = y[i] > 0.0f ? v : 0.0f;
     }
 }
 
