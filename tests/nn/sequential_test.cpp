@@ -147,40 +147,46 @@ TEST(Sequential, InferEqualsEvalForwardAndKeepsNothingForBackward) {
   EXPECT_THROW(net.infer(Tensor({2, 1, 9, 9})), Error);
 }
 
-// Training runs a convolution's ReLU and 2×2 max pooling inside it (forward_fused): the
-// same bits as the layers one by one, which Eval-mode forward still runs, for outputs and
-// gradients; odd sizes before the pooling, no bias, a frozen first layer, the input
-// gradient and a ReLU that ends the network included.
-TEST(Sequential, TrainingFusesReluAndPoolingIntoTheConvolutionWithTheSameBits) {
+// Training runs a ReLU, and 2×2 max pooling after it, inside the convolution or batch
+// norm before them (forward_fused): the same bits as the layers one by one (set_fusion
+// off), for outputs, gradients and running statistics; odd sizes before the pooling, no
+// bias, batch norm on N×C×H×W and N×F, a frozen first layer, the input gradient, a ReLU
+// that ends the network and a pooling that is not fused included.
+TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
   for (const char* spec : {"conv(4,3,pad=1) relu maxpool(2) conv(6,3) relu flatten dense(5)",
                            "conv(3,3) relu conv(2,3,stride=2,bias=false) relu flatten dense(4) relu",
                            "conv(3,4) relu maxpool(2) conv(5,2,bias=false) relu maxpool(2) flatten dense(4)",
-                           "conv(3,3) relu maxpool(2,stride=1) conv(2,3) maxpool(2) relu flatten dense(3)"}) {
+                           "conv(3,3) relu maxpool(2,stride=1) conv(2,3) maxpool(2) relu flatten dense(3)",
+                           "conv(4,3) batchnorm relu maxpool(2) conv(3,2) batchnorm relu flatten dense(6) "
+                           "batchnorm relu dense(3)",
+                           "conv(3,3,bias=false) batchnorm(affine=false) relu maxpool(2) flatten dense(3)"}) {
     for (bool frozen_first : {false, true}) {
-      auto net = nn::Sequential::from_spec(spec, {1, 10, 10});
-      net.init(nn::Init::Torch, 4);
-      for (nn::Param* p : net.layer(0).params()) p->trainable = !frozen_first;
-      const Tensor x = testing::random_tensor({3, 1, 10, 10}, 6);
-      const Tensor dout = testing::random_tensor(net.shapes(3).back(), 7);
-      std::vector<std::vector<float>> grads[2];
-      Tensor outputs[2], last_features[2], input_grad[2];
+      std::vector<std::vector<float>> params[2];
+      Tensor outputs[2], input_grad[2];
       for (int fused = 0; fused < 2; ++fused) {
+        auto net = nn::Sequential::from_spec(spec, {1, 11, 11});
+        net.init(nn::Init::Torch, 4);
+        net.set_fusion(fused == 1);
+        for (nn::Param* p : net.layer(0).params()) p->trainable = !frozen_first;
+        const Tensor x = testing::random_tensor({3, 1, 11, 11}, 6);
+        const Tensor dout = testing::random_tensor(net.shapes(3).back(), 7);
         net.zero_grad();
-        const Tensor& y = net.forward(x, fused ? nn::Mode::Train : nn::Mode::Eval);
-        outputs[fused] = y;
-        size_t features = 0;  // the last layer before flatten: the end of a fused group or unfused
-        while (net.layer(features + 1).kind() != "flatten") ++features;
-        last_features[fused] = net.output(features);
+        outputs[fused] = net.forward(x, nn::Mode::Train);
         net.backward(dout, nn::Sequential::kAll, /*to_input=*/frozen_first);
         if (frozen_first) input_grad[fused] = net.input_grad();
-        for (nn::Param* p : net.params()) grads[fused].emplace_back(p->grad.data(), p->grad.data() + p->grad.numel());
+        for (nn::Param* p : net.params()) {  // gradients, and batch norm's running statistics
+          params[fused].emplace_back(p->grad.data(), p->grad.data() + p->grad.numel());
+          params[fused].emplace_back(p->value.data(), p->value.data() + p->value.numel());
+        }
+        if (fused == 0) continue;
+        const Tensor& inferred = net.infer(x);  // Eval, fused, against Eval forward, never fused
+        const Tensor eval = net.forward(x, nn::Mode::Eval);
+        ASSERT_EQ(inferred.shape(), eval.shape());
+        for (int64_t i = 0; i < eval.numel(); ++i) ASSERT_EQ(inferred[i], eval[i]) << spec << " infer " << i;
       }
       ASSERT_EQ(outputs[0].shape(), outputs[1].shape());
       for (int64_t i = 0; i < outputs[0].numel(); ++i) ASSERT_EQ(outputs[0][i], outputs[1][i]) << spec << " output " << i;
-      ASSERT_EQ(last_features[0].shape(), last_features[1].shape());
-      for (int64_t i = 0; i < last_features[0].numel(); ++i)
-        ASSERT_EQ(last_features[0][i], last_features[1][i]) << spec << " features " << i;
-      EXPECT_EQ(grads[0], grads[1]) << spec;
+      EXPECT_EQ(params[0], params[1]) << spec;
       for (int64_t i = 0; i < input_grad[0].numel(); ++i) ASSERT_EQ(input_grad[0][i], input_grad[1][i]) << spec << " dx " << i;
     }
   }

@@ -5,6 +5,11 @@
 // double: a serial double chain was the layer's whole cost (1.2 ns per value).
 #include "mnistcnn/kernels/batchnorm.h"
 
+#include <cstddef>
+#include <vector>
+
+#include "mnistcnn/kernels/pool.h"
+
 namespace mnistcnn::kernels {
 
 namespace {
@@ -73,29 +78,54 @@ void batchnorm_stats(const float* x, const BnDims& d, float* mean, float* var) {
 }
 
 void batchnorm_apply(const float* x, const BnDims& d, const float* mean, const float* invstd,
-                     const float* gamma, const float* beta, float* y) {
+                     const float* gamma, const float* beta, float* y, Fuse fuse, int64_t W, int32_t* argmax) {
+  const int64_t H = d.S / W, out_plane = fused_plane_size(fuse, H, W);
 #pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kParallelValues)
   for (int64_t c = 0; c < d.C; ++c) {
     // y = x·a + b with a = γ·invstd, b = β − mean·a.
     const float a = (gamma ? gamma[c] : 1.0f) * invstd[c];
     const float b = (beta ? beta[c] : 0.0f) - mean[c] * a;
+    thread_local std::vector<float> plane;  // before the pooling
+    if (fuse == Fuse::ReluMaxPool2) plane.resize(static_cast<size_t>(d.S));
     for (int64_t n = 0; n < d.N; ++n) {
       const float* xr = run(x, d, n, c);
-      float* yr = run(y, d, n, c);
-      for (int64_t s = 0; s < d.S; ++s) yr[s] = xr[s] * a + b;
+      const int64_t at = (n * d.C + c) * out_plane;
+      float* yr = fuse == Fuse::ReluMaxPool2 ? plane.data() : y + at;
+      if (fuse == Fuse::None) {
+        for (int64_t s = 0; s < d.S; ++s) yr[s] = xr[s] * a + b;
+        continue;
+      }
+      for (int64_t s = 0; s < d.S; ++s) {  // the ReLU as relu_forward has it
+        const float v = xr[s] * a + b;
+        yr[s] = v > 0.0f ? v : 0.0f;
+      }
+      if (fuse == Fuse::ReluMaxPool2) maxpool2x2_planes(yr, 1, H, W, y + at, argmax + at);
     }
   }
 }
 
 void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const float* mean,
                         const float* invstd, const float* gamma, bool batch_stats, float* dx,
-                        float* dgamma, float* dbeta) {
+                        float* dgamma, float* dbeta, Fuse fuse, const float* y, int64_t W,
+                        const int32_t* argmax) {
   const double M = static_cast<double>(d.M());
+  const int64_t H = d.S / W, out_plane = fused_plane_size(fuse, H, W);
 #pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kParallelValues)
   for (int64_t c = 0; c < d.C; ++c) {
+    // The channel's dy: as given, or back through the fused layers into N runs of S.
+    thread_local std::vector<float> unfused;
+    if (fuse != Fuse::None) {
+      unfused.resize(static_cast<size_t>(d.N * d.S));
+      for (int64_t n = 0; n < d.N; ++n) {
+        const int64_t at = (n * d.C + c) * out_plane;
+        fused_backward_planes(fuse, dy + at, y + at, argmax ? argmax + at : nullptr, 1, H, W,
+                              unfused.data() + n * d.S);
+      }
+    }
+    const auto grad = [&](int64_t n) { return fuse == Fuse::None ? run(dy, d, n, c) : unfused.data() + n * d.S; };
     const float mu = mean[c], is = invstd[c];
     double sdy = 0.0, sdyx = 0.0;
-    for (int64_t n = 0; n < d.N; ++n) sum_dy_xhat(run(x, d, n, c), run(dy, d, n, c), d.S, mu, is, sdy, sdyx);
+    for (int64_t n = 0; n < d.N; ++n) sum_dy_xhat(run(x, d, n, c), grad(n), d.S, mu, is, sdy, sdyx);
     if (dgamma) dgamma[c] += static_cast<float>(sdyx);
     if (dbeta) dbeta[c] += static_cast<float>(sdy);
     if (!dx) continue;
@@ -105,7 +135,7 @@ void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const 
     const float mean_dy_xhat = batch_stats ? static_cast<float>(sdyx / M) : 0.0f;
     for (int64_t n = 0; n < d.N; ++n) {
       const float* xr = run(x, d, n, c);
-      const float* gr = run(dy, d, n, c);
+      const float* gr = grad(n);
       float* dr = run(dx, d, n, c);
       for (int64_t s = 0; s < d.S; ++s)
         dr[s] = scale * (gr[s] - mean_dy - (xr[s] - mu) * is * mean_dy_xhat);

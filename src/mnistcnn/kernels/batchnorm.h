@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "mnistcnn/kernels/fuse.h"
+
 namespace mnistcnn::kernels {
 
 struct BnDims {
@@ -19,17 +21,23 @@ void batchnorm_stats(const float* x, const BnDims& d, float* mean, float* var);
 void batchnorm_stats_ref(const float* x, const BnDims& d, float* mean, float* var);
 
 // y = (x − mean[c]) · invstd[c] · gamma[c] + beta[c]; gamma/beta null mean 1 and 0.
+// Fused layers (kernels/fuse.h) run on each plane of S = H·W values (W: its width); y
+// and argmax then hold N×C planes of fused_plane_size.
 void batchnorm_apply(const float* x, const BnDims& d, const float* mean, const float* invstd,
-                     const float* gamma, const float* beta, float* y);
+                     const float* gamma, const float* beta, float* y, Fuse fuse = Fuse::None,
+                     int64_t W = 1, int32_t* argmax = nullptr);
 
 // Backward of batchnorm_apply with x̂ = (x − mean)·invstd. With batch_stats (mean and
 // invstd were this batch's, as in training) dx includes their dependence on x:
 //   dx = γ·invstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂)),
 // otherwise (running statistics) dx = γ·invstd·dy. dx (if non-null) is overwritten;
-// dgamma += Σ dy·x̂ and dbeta += Σ dy (each if non-null) accumulate.
+// dgamma += Σ dy·x̂ and dbeta += Σ dy (each if non-null) accumulate. After a fused
+// apply, y and argmax are its outputs and dy is y's gradient; each channel's goes back
+// through the fused layers first (in cache, per channel), with the same bits.
 void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const float* mean,
                         const float* invstd, const float* gamma, bool batch_stats, float* dx,
-                        float* dgamma, float* dbeta);
+                        float* dgamma, float* dbeta, Fuse fuse = Fuse::None, const float* y = nullptr,
+                        int64_t W = 1, const int32_t* argmax = nullptr);
 void batchnorm_backward_ref(const float* x, const float* dy, const BnDims& d, const float* mean,
                             const float* invstd, const float* gamma, bool batch_stats, float* dx,
                             float* dgamma, float* dbeta);

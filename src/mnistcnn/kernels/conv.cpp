@@ -252,13 +252,13 @@ float lane_sum(const float* p, int64_t n) {
 
 // One sample: columns, product, then bias and the fused layers while the output is in
 // cache. full: OC×L scratch for the pooled case.
-void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, ConvFuse fuse,
+void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, Fuse fuse,
                     float* col, float* full, float* y, int32_t* argmax) {
   const int64_t L = g.L(), K = g.K();
-  float* out = fuse == ConvFuse::ReluMaxPool2 ? full : y;
+  float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
   im2col(x, g, col, L);
   gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, out, L);
-  const bool relu = fuse != ConvFuse::None;
+  const bool relu = fuse != Fuse::None;
   if (b || relu)
     for (int64_t oc = 0; oc < g.OC; ++oc) {
       const float bias = b ? b[oc] : 0.0f;
@@ -271,45 +271,19 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
       else
         for (int64_t l = 0; l < L; ++l) o[l] += bias;
     }
-  if (fuse == ConvFuse::ReluMaxPool2) maxpool2x2_planes(full, g.OC, g.OH(), g.OW(), y, argmax);
-}
-
-// One sample's dy through the fused layers' backward, into d (OC×L).
-void unfuse_gradient(const float* dy, const float* y, const int32_t* argmax, const ConvGeometry& g,
-                     ConvFuse fuse, float* d) {
-  const int64_t L = g.L();
-  if (fuse == ConvFuse::Relu) {
-    for (int64_t i = 0; i < g.OC * L; ++i) {
-      const float v = dy[i];  // read either way: a plain select vectorises, a guarded read does not
-      d[i] = y[i] > 0.0f ? v : 0.0f;
-    }
-    return;
-  }
-  // Max pooling puts 0 + dy at each window's argmax (windows do not overlap) and zero
-  // elsewhere; the ReLU keeps it where its output, the window's maximum, is positive.
-  // A select, not a branch: the sign of y is a coin toss to the branch predictor.
-  std::memset(d, 0, sizeof(float) * static_cast<size_t>(g.OC * L));
-  const int64_t pooled = (g.OH() / 2) * (g.OW() / 2);
-  for (int64_t oc = 0; oc < g.OC; ++oc)
-    for (int64_t j = 0; j < pooled; ++j) {
-      const int64_t i = oc * pooled + j;
-      const float v = 0.0f + dy[i];
-      d[oc * L + argmax[i]] = y[i] > 0.0f ? v : 0.0f;
-    }
+  if (fuse == Fuse::ReluMaxPool2) maxpool2x2_planes(full, g.OC, g.OH(), g.OW(), y, argmax);
 }
 
 }  // namespace
 
-int64_t conv2d_output_size(const ConvGeometry& g, ConvFuse fuse) {
-  return fuse == ConvFuse::ReluMaxPool2 ? g.OC * (g.OH() / 2) * (g.OW() / 2) : g.OC * g.L();
-}
+int64_t conv2d_output_size(const ConvGeometry& g, Fuse fuse) { return g.OC * fused_plane_size(fuse, g.OH(), g.OW()); }
 
-int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, ConvFuse fuse) {
-  return static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == ConvFuse::ReluMaxPool2 ? g.OC * g.L() : 0));
+int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
+  return static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0));
 }
 
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* scratch, float* y, ConvFuse fuse, int32_t* argmax) {
+                    int64_t N, float* scratch, float* y, Fuse fuse, int32_t* argmax) {
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t per_thread = conv2d_forward_scratch(g, 1, fuse);
   if (N == 1) {
@@ -334,7 +308,7 @@ int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
 }
 
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
-                     float* scratch, float* dw, float* db, float* dx, ConvFuse fuse, const float* y,
+                     float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
                      const int32_t* argmax) {
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N);
@@ -352,8 +326,9 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
       float* pdb = part_db + c * OC;
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
         const float* dyn = dy + n * out_size;
-        if (fuse != ConvFuse::None) {
-          unfuse_gradient(dyn, y + n * out_size, argmax ? argmax + n * out_size : nullptr, g, fuse, unfused);
+        if (fuse != Fuse::None) {
+          fused_backward_planes(fuse, dyn, y + n * out_size, argmax ? argmax + n * out_size : nullptr, OC, g.OH(),
+                                g.OW(), unfused);
           dyn = unfused;
         }
         if (dw) {  // dW (OC×K) += dy_n (OC×L) · col_nᵀ (L×K); the columns are rebuilt, not kept

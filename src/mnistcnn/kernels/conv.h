@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "mnistcnn/kernels/fuse.h"
+
 namespace mnistcnn::kernels {
 
 struct ConvGeometry {
@@ -22,23 +24,19 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
 // Inverse scatter of one sample's K×L block: dx (C×H×W) = col2im(col). Overwrites.
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
-// What a convolution does to its output in the same pass, while it is in cache (layers
-// fused into it): nothing, a ReLU, or a ReLU then 2×2 max pooling with stride 2.
-enum class ConvFuse { None, Relu, ReluMaxPool2 };
-
-// Output size per sample: OC×L, or OC×(OH/2)×(OW/2) after ReluMaxPool2.
-int64_t conv2d_output_size(const ConvGeometry& g, ConvFuse fuse);
+// Output size per sample: OC planes of the fused layers' size (kernels/fuse.h).
+int64_t conv2d_output_size(const ConvGeometry& g, Fuse fuse);
 
 // Batch forward: x N×C×H×W, w OC×K, b OC (or null) -> y N×(output size) (overwritten).
 // Samples run in parallel, each as im2col into its thread's K×L block of scratch (which
 // must hold conv2d_forward_scratch floats) and one gemm. Nothing is kept for backward:
 // a batch's columns would be K/(C·S²) times the input (9x to 32x here), hundreds of MB
-// written and read back from memory, while one sample's stay in cache. ReLU as
-// relu_forward has it; the pooling's argmax (N×OC×(OH/2)×(OW/2), index within each OH×OW
-// plane, as maxpool_forward's) goes to argmax.
-int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, ConvFuse fuse = ConvFuse::None);
+// written and read back from memory, while one sample's stay in cache. Fused layers
+// (fuse) run on each sample's output after the bias; the pooling's argmax (laid out as
+// y, indices within each OH×OW plane as maxpool_forward's) goes to argmax.
+int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse = Fuse::None);
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    int64_t N, float* scratch, float* y, ConvFuse fuse = ConvFuse::None,
+                    int64_t N, float* scratch, float* y, Fuse fuse = Fuse::None,
                     int32_t* argmax = nullptr);
 
 // Floats of scratch conv2d_backward needs for N samples with `threads` threads.
@@ -51,7 +49,7 @@ int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
 // sample's passes back through the pooling (maxpool_backward) and the ReLU
 // (relu_backward) first, with the same bits as those layers.
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
-                     float* scratch, float* dw, float* db, float* dx, ConvFuse fuse = ConvFuse::None,
+                     float* scratch, float* dw, float* db, float* dx, Fuse fuse = Fuse::None,
                      const float* y = nullptr, const int32_t* argmax = nullptr);
 
 // Direct seven-loop references with the same contracts (no col/tmp).

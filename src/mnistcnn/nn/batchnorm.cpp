@@ -53,7 +53,16 @@ void BatchNorm::init_params(Init /*init*/, Rng& /*rng*/) {
   batches_.value.zero();
 }
 
-void BatchNorm::forward(const Tensor& x, Tensor& y, Mode mode) {
+void BatchNorm::forward(const Tensor& x, Tensor& y, Mode mode) { run_forward(x, y, mode, kernels::Fuse::None); }
+
+size_t BatchNorm::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode mode) {
+  if (next.empty() || next[0]->kind() != "relu") return 0;
+  const bool pool = x.shape().rank() == 4 && next.size() > 1 && next[1]->spec() == "maxpool(2)";
+  run_forward(x, y, mode, pool ? kernels::Fuse::ReluMaxPool2 : kernels::Fuse::Relu);
+  return pool ? 2 : 1;
+}
+
+void BatchNorm::run_forward(const Tensor& x, Tensor& y, Mode mode, kernels::Fuse fuse) {
   const Shape& in = output_shape(x.shape());
   const int64_t C = running_mean_.value.numel();
   if (in[1] != C)
@@ -84,12 +93,19 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, Mode mode) {
       invstd_[c] = 1.0f / std::sqrt(running_var_.value[c] + eps);
     }
   }
-  y.resize(in);
+  const int64_t W = in.rank() == 4 ? in[3] : 1;
+  if (fuse == kernels::Fuse::ReluMaxPool2) {
+    y.resize({in[0], C, in[2] / 2, in[3] / 2});
+    argmax_.resize(static_cast<size_t>(y.numel()));
+  } else {
+    y.resize(in);
+  }
   kernels::batchnorm_apply(x.data(), d, mean_.data(), invstd_.data(), opt_.affine ? weight_.value.data() : nullptr,
-                           opt_.affine ? bias_.value.data() : nullptr, y.data());
+                           opt_.affine ? bias_.value.data() : nullptr, y.data(), fuse, W, argmax_.data());
+  fuse_ = fuse;
 }
 
-void BatchNorm::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {
+void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const bool train_w = opt_.affine && weight_.learnable();
   const bool train_b = opt_.affine && bias_.learnable();
   if (!train_w && !train_b && !dx) return;
@@ -98,7 +114,8 @@ void BatchNorm::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy,
   if (dx) dx->resize(in);
   kernels::batchnorm_backward(x.data(), dy.data(), d, mean_.data(), invstd_.data(),
                               opt_.affine ? weight_.value.data() : nullptr, batch_stats_, dx ? dx->data() : nullptr,
-                              train_w ? weight_.grad.data() : nullptr, train_b ? bias_.grad.data() : nullptr);
+                              train_w ? weight_.grad.data() : nullptr, train_b ? bias_.grad.data() : nullptr, fuse_,
+                              y.data(), in.rank() == 4 ? in[3] : 1, argmax_.data());
 }
 
 std::vector<Param*> BatchNorm::params() {

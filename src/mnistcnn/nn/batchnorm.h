@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "mnistcnn/kernels/fuse.h"
 #include "mnistcnn/nn/layer.h"
 
 namespace mnistcnn::nn {
@@ -32,6 +33,8 @@ class BatchNorm : public Layer {
   void init_params(Init init, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // Runs a following relu, and a maxpool(2) after it on N×C×H×W, in its own pass.
+  size_t forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode mode) override;
   std::vector<Param*> params() override;
   int64_t flops(const Shape& in) const override { return 2 * in.numel() / in[0]; }
   bool has_train_behaviour() const override { return true; }
@@ -46,8 +49,11 @@ class BatchNorm : public Layer {
   Param running_mean_{"running_mean", {}, {}, false, true};
   Param running_var_{"running_var", {}, {}, false, true};
   Param batches_{"num_batches_tracked", {}, {}, false, true};  // shape [1], a count
+  void run_forward(const Tensor& x, Tensor& y, Mode mode, kernels::Fuse fuse);
   std::vector<float> mean_, invstd_, var_;  // the statistics the last forward used
   bool batch_stats_ = false;                // whether they were the batch's
+  kernels::Fuse fuse_ = kernels::Fuse::None;  // what the last forward fused
+  std::vector<int32_t> argmax_;               // its pooling's argmax
 };
 
 }  // namespace mnistcnn::nn

@@ -62,23 +62,23 @@ void Conv2d::init_params(Init init, Rng& rng) {
                        opt_.bias ? &bias_.value : nullptr);
 }
 
-void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, kernels::ConvFuse::None); }
+void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, kernels::Fuse::None); }
 
 size_t Conv2d::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode /*mode*/) {
   if (next.empty() || next[0]->kind() != "relu") return 0;
   const bool pool = next.size() > 1 && next[1]->spec() == "maxpool(2)";  // 2×2, stride 2, no padding
-  run_forward(x, y, pool ? kernels::ConvFuse::ReluMaxPool2 : kernels::ConvFuse::Relu);
+  run_forward(x, y, pool ? kernels::Fuse::ReluMaxPool2 : kernels::Fuse::Relu);
   return pool ? 2 : 1;
 }
 
-void Conv2d::run_forward(const Tensor& x, Tensor& y, kernels::ConvFuse fuse) {
+void Conv2d::run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse) {
   Shape out = output_shape(x.shape());
   if (x.dim(1) != weight_.value.dim(1))
     throw Error(spec() + ": built for " + std::to_string(weight_.value.dim(1)) +
                 " input channels, got input " + x.shape().str());
   const auto g = geometry(x.shape());
   const int64_t N = x.dim(0);
-  if (fuse == kernels::ConvFuse::ReluMaxPool2) {
+  if (fuse == kernels::Fuse::ReluMaxPool2) {
     out = {N, g.OC, g.OH() / 2, g.OW() / 2};
     argmax_.resize(static_cast<size_t>(out.numel()));
   }

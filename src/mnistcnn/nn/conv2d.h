@@ -36,9 +36,9 @@ class Conv2d : public Layer {
 
  private:
   kernels::ConvGeometry geometry(const Shape& in) const;
-  void run_forward(const Tensor& x, Tensor& y, kernels::ConvFuse fuse);
+  void run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse);
   Options opt_;
-  kernels::ConvFuse fuse_ = kernels::ConvFuse::None;  // what the last forward fused
+  kernels::Fuse fuse_ = kernels::Fuse::None;  // what the last forward fused
   std::vector<int32_t> argmax_;                        // its pooling's argmax
   Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
   Tensor scratch_;  // per-thread columns (forward), partial sums and columns (backward)

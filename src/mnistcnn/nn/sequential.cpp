@@ -85,7 +85,7 @@ const Tensor& Sequential::infer(const Tensor& x, size_t end) {
   const Tensor* cur = &x;
   size_t k = 0;  // the buffer this layer writes
   for (size_t i = 0; i < end; ++i, k ^= 1) {
-    const size_t fused = layers_[i]->forward_fused(*cur, following(i, end), infer_[k], Mode::Eval);
+    const size_t fused = fusion_ ? layers_[i]->forward_fused(*cur, following(i, end), infer_[k], Mode::Eval) : 0;
     if (fused == 0) layers_[i]->forward(*cur, infer_[k], Mode::Eval);
     i += fused;
     cur = &infer_[k];
@@ -102,7 +102,8 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
   for (size_t i = 0; i < end; ++i) {
     // Training runs layers that the one before can fuse inside it; Eval keeps every
     // layer's own output (explain shows them).
-    const size_t fused = mode == Mode::Train ? layers_[i]->forward_fused(*cur, following(i, end), outputs_[i], mode) : 0;
+    const size_t fused =
+        fusion_ && mode == Mode::Train ? layers_[i]->forward_fused(*cur, following(i, end), outputs_[i], mode) : 0;
     if (fused == 0) layers_[i]->forward(*cur, outputs_[i], mode);
     out_[i] = &outputs_[i];
     absorbed_[i] = false;

@@ -36,6 +36,9 @@ class Sequential {
   // maxpool(2)) do: output(i) of each of them is then the last one's output, and
   // output_grad of all but the last is not computed.
   const Tensor& forward(const Tensor& x, Mode mode, size_t end = kAll);
+  // Whether Train-mode forward and infer() fuse layers (default on; off runs every layer
+  // on its own, with the same bits: for tests and for looking at every layer in training).
+  void set_fusion(bool on) { fusion_ = on; }
   // Eval-mode forward with nothing kept for backward: the outputs alternate between two
   // buffers, so memory is the two largest neighbouring activations, not all of them.
   // The result is valid until the next forward or infer; backward() then refuses.
@@ -82,6 +85,7 @@ class Sequential {
   std::vector<LayerPtr> layers_;
   Shape input_;
   bool built_ = false;
+  bool fusion_ = true;
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
