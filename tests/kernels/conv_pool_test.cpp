@@ -120,7 +120,7 @@ TEST(PoolKernel, MaxRoutesGradientToTheMaximum) {
 }
 
 TEST(PoolKernel, FastMaxPoolMatchesReferenceWithTiesAndNaN) {
-  for (const auto& [H, W] : {std::pair<int64_t, int64_t>{7, 9}, {2, 2}, {26, 26}, {11, 11}, {5, 3}}) {
+  for (const auto& [H, W] : {std::pair<int64_t, int64_t>{7, 9}, {2, 2}, {26, 26}, {11, 11}, {5, 3}, {4, 40}, {3, 35}}) {
     const kernels::PoolGeometry g{.H = H, .W = W, .K = 2, .stride = 2, .pad = 0};
     const int64_t P = 3, n = P * H * W, m = P * g.OH() * g.OW();
     Tensor x = testing::random_tensor({P, 1, H, W}, 9);
