@@ -172,6 +172,9 @@ TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
         const Tensor dout = testing::random_tensor(net.shapes(3).back(), 7);
         net.zero_grad();
         outputs[fused] = net.forward(x, nn::Mode::Train);
+        size_t shared = 0;  // layers whose output is the layer before's: fused into it
+        for (size_t i = 1; i < net.size(); ++i) shared += &net.output(i) == &net.output(i - 1);
+        EXPECT_EQ(shared > 0, fused == 1) << spec;
         net.backward(dout, nn::Sequential::kAll, /*to_input=*/frozen_first);
         if (frozen_first) input_grad[fused] = net.input_grad();
         for (nn::Param* p : net.params()) {  // gradients, and batch norm's running statistics

@@ -263,9 +263,9 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
     for (int64_t oc = 0; oc < g.OC; ++oc) {
       const float bias = b ? b[oc] : 0.0f;
       float* o = out + oc * L;
-      if (relu)
+      if (relu)  // without a bias, + 0 changes only -0 to +0, which the ReLU maps to 0 anyway
         for (int64_t l = 0; l < L; ++l) {
-          const float v = b ? o[l] + bias : o[l];
+          const float v = o[l] + bias;
           o[l] = v > 0.0f ? v : 0.0f;
         }
       else

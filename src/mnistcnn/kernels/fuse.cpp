@@ -7,10 +7,6 @@ namespace mnistcnn::kernels {
 void fused_backward_planes(Fuse fuse, const float* dy, const float* y, const int32_t* argmax, int64_t P,
                            int64_t H, int64_t W, float* d) {
   const int64_t plane = H * W;
-  if (fuse == Fuse::None) {
-    std::memcpy(d, dy, sizeof(float) * static_cast<size_t>(P * plane));
-    return;
-  }
   if (fuse == Fuse::Relu) {
     for (int64_t i = 0; i < P * plane; ++i) {
       const float v = dy[i];  // read either way: a plain select vectorises, a guarded read does not

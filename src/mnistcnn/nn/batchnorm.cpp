@@ -56,10 +56,9 @@ void BatchNorm::init_params(Init /*init*/, Rng& /*rng*/) {
 void BatchNorm::forward(const Tensor& x, Tensor& y, Mode mode) { run_forward(x, y, mode, kernels::Fuse::None); }
 
 size_t BatchNorm::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode mode) {
-  if (next.empty() || next[0]->kind() != "relu") return 0;
-  const bool pool = x.shape().rank() == 4 && next.size() > 1 && next[1]->spec() == "maxpool(2)";
-  run_forward(x, y, mode, pool ? kernels::Fuse::ReluMaxPool2 : kernels::Fuse::Relu);
-  return pool ? 2 : 1;
+  const kernels::Fuse fuse = fusable(next, /*planes=*/x.shape().rank() == 4);
+  if (fuse != kernels::Fuse::None) run_forward(x, y, mode, fuse);
+  return fused_layers(fuse);
 }
 
 void BatchNorm::run_forward(const Tensor& x, Tensor& y, Mode mode, kernels::Fuse fuse) {

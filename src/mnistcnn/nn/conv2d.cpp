@@ -65,10 +65,9 @@ void Conv2d::init_params(Init init, Rng& rng) {
 void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, kernels::Fuse::None); }
 
 size_t Conv2d::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode /*mode*/) {
-  if (next.empty() || next[0]->kind() != "relu") return 0;
-  const bool pool = next.size() > 1 && next[1]->spec() == "maxpool(2)";  // 2×2, stride 2, no padding
-  run_forward(x, y, pool ? kernels::Fuse::ReluMaxPool2 : kernels::Fuse::Relu);
-  return pool ? 2 : 1;
+  const kernels::Fuse fuse = fusable(next, /*planes=*/true);
+  if (fuse != kernels::Fuse::None) run_forward(x, y, fuse);
+  return fused_layers(fuse);
 }
 
 void Conv2d::run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mnistcnn/core/rng.h"
+#include "mnistcnn/kernels/fuse.h"
 #include "mnistcnn/tensor/tensor.h"
 
 namespace mnistcnn::nn {
@@ -71,6 +72,15 @@ class Layer {
 };
 
 using LayerPtr = std::unique_ptr<Layer>;
+
+// What of `next` a layer that can fuse them (forward_fused) takes: a relu, then a
+// maxpool(2) when its output is planes (N×C×H×W); and how many layers that is.
+inline kernels::Fuse fusable(std::span<const LayerPtr> next, bool planes) {
+  if (next.empty() || next[0]->kind() != "relu") return kernels::Fuse::None;
+  const bool pool = planes && next.size() > 1 && next[1]->spec() == "maxpool(2)";  // 2×2, stride 2, no padding
+  return pool ? kernels::Fuse::ReluMaxPool2 : kernels::Fuse::Relu;
+}
+inline size_t fused_layers(kernels::Fuse fuse) { return static_cast<size_t>(fuse); }
 
 // Limits that keep a hostile or mistyped spec from asking for absurd memory: far above
 // any network for 28×28 digits (the presets have under 250k parameters and under 22k

@@ -52,7 +52,6 @@ void Sequential::build(const Shape& input) {
   }
   outputs_.resize(layers_.size());
   out_.assign(layers_.size(), nullptr);
-  absorbed_.assign(layers_.size(), false);
   grads_.resize(layers_.size());
   built_ = true;
 }
@@ -105,12 +104,7 @@ const Tensor& Sequential::forward(const Tensor& x, Mode mode, size_t end) {
     const size_t fused =
         fusion_ && mode == Mode::Train ? layers_[i]->forward_fused(*cur, following(i, end), outputs_[i], mode) : 0;
     if (fused == 0) layers_[i]->forward(*cur, outputs_[i], mode);
-    out_[i] = &outputs_[i];
-    absorbed_[i] = false;
-    for (size_t k = 1; k <= fused; ++k) {
-      out_[i + k] = &outputs_[i];
-      absorbed_[i + k] = true;
-    }
+    for (size_t k = 0; k <= fused; ++k) out_[i + k] = &outputs_[i];
     cur = &outputs_[i];
     i += fused;
   }
@@ -131,7 +125,7 @@ void Sequential::backward(const Tensor& dout, size_t end, bool to_input) {
   if (to_input) first_trainable = 0;
   const Tensor* dy = &dout;
   for (size_t i = end; i-- > first_trainable;) {
-    if (absorbed_[i]) continue;  // ran inside an earlier layer, whose backward does this one's
+    if (out_[i] != &outputs_[i]) continue;  // ran inside an earlier layer, whose backward does this one's
     const Tensor& x = i == 0 ? *x_ : *out_[i - 1];
     Tensor* dx = i > first_trainable ? &grads_[i] : (to_input ? &input_grad_ : nullptr);
     layers_[i]->backward(x, *out_[i], *dy, dx);

@@ -89,8 +89,9 @@ class Sequential {
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
-  std::vector<const Tensor*> out_;  // where layer i's output of the last forward is (fused: the first layer's buffer)
-  std::vector<bool> absorbed_;   // layer i ran inside an earlier layer in the last forward
+  // Where layer i's output of the last forward is: outputs_[i], or the buffer of the
+  // earlier layer it ran inside (fused).
+  std::vector<const Tensor*> out_;
   Tensor infer_[2];              // infer(): layer i writes infer_[i % 2]
   std::vector<Tensor> grads_;    // grads_[i]: gradient w.r.t. the input of layer i (i ≥ 1)
   Tensor input_grad_;            // gradient w.r.t. the network input (backward to_input)
