@@ -64,16 +64,18 @@ Recipe record_recipe() {
   return r;
 }
 
-// Time to 99% (the speed issue): the keras-mnist convolutions with batch norm and a
-// 128-unit head, Adam one-cycle to 5e-3, batch 128; of nine runs of small networks on a
-// validation split held out from training, the only one past 99% (99.05% after its second
-// epoch; docs/BENCHMARKS.md). It validates on the test set after each epoch and stops at 99%.
+// Time to 99% (the speed issue): one epoch of a small network with batch norm, Adam
+// one-cycle to 1e-2, batch 64, label smoothing 0.1. Chosen on a validation split held out
+// from training (docs/BENCHMARKS.md): of the one-epoch candidates, the cheapest whose
+// three seeds all passed 99% there (99.03, 99.10, 99.02%). It validates on the test set
+// and reports the time when it reaches 99%.
 Recipe fast99_recipe() {
   Recipe r;
-  r.lr = 5e-3;
-  r.batch_size = 128;
-  r.epochs = 2;
-  r.schedule = "onecycle(max_lr=0.005)";
+  r.lr = 1e-2;
+  r.batch_size = 64;
+  r.epochs = 1;
+  r.schedule = "onecycle(max_lr=0.01)";
+  r.label_smoothing = 0.1;
   r.stop_at = 0.99;
   return r;
 }
@@ -123,10 +125,10 @@ const std::vector<Preset>& presets() {
        "validation (the recipe was chosen on a held-out split, see docs/ACCURACY.md)",
        record_recipe()},
       {"fast99",
-       "conv(32,3) batchnorm relu maxpool(2) conv(64,3) batchnorm relu maxpool(2) flatten dense(128) batchnorm relu "
+       "conv(8,5) batchnorm relu maxpool(2) conv(24,5) batchnorm relu maxpool(2) flatten dense(128) batchnorm relu "
        "dense(10)",
-       "time to 99% test accuracy: keras-mnist's convolutions with batch norm and a 128-unit head; Adam "
-       "one-cycle to 5e-3, batch 128, 2 epochs, stops after the first epoch at 99% on the test set",
+       "time to 99% test accuracy: two 5x5 convolutions (8, 24) and a 128-unit head, each with batch norm; one "
+       "epoch of Adam one-cycle to 1e-2, batch 64, label smoothing 0.1; reports when the test set reaches 99%",
        fast99_recipe()},
   };
   return all;
