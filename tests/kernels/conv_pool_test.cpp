@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mnistcnn/kernels/conv.h"
+#include "mnistcnn/kernels/conv_direct.h"
 #include "mnistcnn/kernels/pool.h"
 #include "support/gradcheck.h"
 
@@ -53,6 +54,33 @@ TEST(ConvKernel, MatchesReferenceOnOddShapes) {
   check_conv_against_reference({.C = 3, .H = 10, .W = 16, .OC = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 1}, 2);
   check_conv_against_reference({.C = 2, .H = 6, .W = 17, .OC = 3, .KH = 5, .KW = 10, .stride = 1, .pad = 0}, 2);
   check_conv_against_reference({.C = 2, .H = 8, .W = 6, .OC = 3, .KH = 2, .KW = 2, .stride = 1, .pad = 1}, 3);
+}
+
+// One input channel, stride 1, no padding: the direct kernels, not columns and gemm.
+// Output rows of 8 (one vector), 24, 26 and 9 (overlapping last vector in the forward,
+// masked in the weight gradient), kernels 1 to 8 wide, channel counts that are and are not
+// multiples of 8, one sample and several.
+TEST(ConvKernel, DirectSingleChannelMatchesReference) {
+  const ConvGeometry shapes[] = {
+      {.C = 1, .H = 28, .W = 28, .OC = 8, .KH = 5, .KW = 5, .stride = 1, .pad = 0},    // fast99
+      {.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // keras-mnist
+      {.C = 1, .H = 28, .W = 28, .OC = 6, .KH = 3, .KW = 3, .stride = 1, .pad = 0},    // lenet
+      {.C = 1, .H = 10, .W = 15, .OC = 13, .KH = 2, .KW = 8, .stride = 1, .pad = 0},   // OW 8
+      {.C = 1, .H = 9, .W = 9, .OC = 3, .KH = 4, .KW = 1, .stride = 1, .pad = 0},      // OW 9
+      {.C = 1, .H = 12, .W = 23, .OC = 9, .KH = 7, .KW = 7, .stride = 1, .pad = 0},    // OW 17
+  };
+  for (const auto& g : shapes) {
+#if defined(__AVX2__)
+    EXPECT_TRUE(kernels::direct_conv_applies(g)) << g.OC << "x" << g.KH << "x" << g.KW;
+#endif
+    for (int64_t N : {1, 5}) check_conv_against_reference(g, N);
+  }
+  // Padding, a stride, two channels or rows under 8 go through the columns.
+  EXPECT_FALSE(kernels::direct_conv_applies({1, 28, 28, 8, 5, 5, 1, 2}));
+  EXPECT_FALSE(kernels::direct_conv_applies({1, 28, 28, 8, 5, 5, 2, 0}));
+  EXPECT_FALSE(kernels::direct_conv_applies({2, 28, 28, 8, 5, 5, 1, 0}));
+  EXPECT_FALSE(kernels::direct_conv_applies({1, 9, 9, 8, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::direct_conv_applies({1, 28, 28, 8, 3, 9, 1, 0}));
 }
 
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose

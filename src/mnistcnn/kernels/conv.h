@@ -2,6 +2,8 @@
 // H W input size, OC output channels, KH KW kernel, S stride, P zero padding, OH OW output
 // size, L = OH*OW output positions per sample, K = C*KH*KW patch length.
 // Each sample's columns are a K×L matrix, so its output is one gemm: W (OC×K) · col.
+// A single-channel input skips the columns where kernels/conv_direct.h applies (forward
+// and weight gradient).
 #pragma once
 #include <cstdint>
 
