@@ -86,30 +86,33 @@ TEST(ConvKernel, DirectSingleChannelMatchesReference) {
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose
 // gemm shares out the threads) and for a batch (shared out by samples and chunks).
 TEST(ConvKernel, SameBitsForAnyThreadCount) {
-  const ConvGeometry g{32, 13, 13, 64, 3, 3, 1, 0};  // keras-mnist's second convolution
+  // keras-mnist's second convolution (columns and gemm) and its first (direct)
+  const ConvGeometry geometries[] = {{32, 13, 13, 64, 3, 3, 1, 0}, {1, 28, 28, 32, 3, 3, 1, 0}};
   const int before = omp_get_max_threads();
-  for (int64_t N : {1, 5, 32}) {
-    const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
-    const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
-    const Tensor b = testing::random_tensor({g.OC}, 3);
-    const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
-    std::vector<std::vector<float>> y, dw, dx;
-    for (int threads : {1, 2, 3}) {
-      omp_set_num_threads(threads);
-      std::vector<float> col(static_cast<size_t>(kernels::conv2d_forward_scratch(g, threads)));
-      std::vector<float> scratch(static_cast<size_t>(kernels::conv2d_backward_scratch(g, N, threads)));
-      y.emplace_back(static_cast<size_t>(N * g.OC * g.L()));
-      dw.emplace_back(static_cast<size_t>(g.OC * g.K()), 0.0f);
-      dx.emplace_back(static_cast<size_t>(x.numel()));
-      std::vector<float> db(static_cast<size_t>(g.OC), 0.0f);
-      kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.back().data());
-      kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.back().data(), db.data(),
-                               dx.back().data());
-    }
-    for (size_t t = 1; t < y.size(); ++t) {
-      EXPECT_EQ(y[0], y[t]) << "forward, N=" << N << ", " << t + 1 << " threads";
-      EXPECT_EQ(dw[0], dw[t]) << "dw, N=" << N << ", " << t + 1 << " threads";
-      EXPECT_EQ(dx[0], dx[t]) << "dx, N=" << N << ", " << t + 1 << " threads";
+  for (const auto& g : geometries) {
+    for (int64_t N : {1, 5, 32}) {
+      const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
+      const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
+      const Tensor b = testing::random_tensor({g.OC}, 3);
+      const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
+      std::vector<std::vector<float>> y, dw, dx;
+      for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        std::vector<float> col(static_cast<size_t>(kernels::conv2d_forward_scratch(g, threads)));
+        std::vector<float> scratch(static_cast<size_t>(kernels::conv2d_backward_scratch(g, N, threads)));
+        y.emplace_back(static_cast<size_t>(N * g.OC * g.L()));
+        dw.emplace_back(static_cast<size_t>(g.OC * g.K()), 0.0f);
+        dx.emplace_back(static_cast<size_t>(x.numel()));
+        std::vector<float> db(static_cast<size_t>(g.OC), 0.0f);
+        kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, col.data(), y.back().data());
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.back().data(), db.data(),
+                                 dx.back().data());
+      }
+      for (size_t t = 1; t < y.size(); ++t) {
+        EXPECT_EQ(y[0], y[t]) << "forward, N=" << N << ", " << t + 1 << " threads";
+        EXPECT_EQ(dw[0], dw[t]) << "dw, N=" << N << ", " << t + 1 << " threads";
+        EXPECT_EQ(dx[0], dx[t]) << "dx, N=" << N << ", " << t + 1 << " threads";
+      }
     }
   }
   omp_set_num_threads(before);
