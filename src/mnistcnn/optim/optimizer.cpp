@@ -6,6 +6,13 @@
 
 namespace mnistcnn::optim {
 
+namespace {
+// Updates are per element, so splitting a tensor between threads changes no bits; below
+// this size a parallel region costs more than it saves. (The loops vectorise: the build
+// has -fno-math-errno, so std::sqrt is an instruction.)
+constexpr int64_t kParallelElements = 1 << 15;
+}  // namespace
+
 Optimizer::Optimizer(std::vector<nn::Param*> params, double lr) : params_(std::move(params)), lr_(lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr)) throw Error("optimizer: learning rate must be a finite number >= 0");
 }
@@ -44,15 +51,18 @@ void Sgd::step() {
     const float* g = p->grad.data();
     const int64_t n = p->value.numel();
     if (mu == 0.0f) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
       for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
       continue;
     }
     const bool fresh = first || !state_.count(p->name + "/momentum_buffer");
     float* b = slot(*p, "momentum_buffer").data();
+    const bool nesterov = opt_.nesterov;
+#pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd * w[i];
       b[i] = fresh ? gi : mu * b[i] + damp * gi;
-      w[i] -= lr * (opt_.nesterov ? gi + mu * b[i] : b[i]);
+      w[i] -= lr * (nesterov ? gi + mu * b[i] : b[i]);
     }
   }
 }
@@ -83,9 +93,11 @@ void Adam::step() {
     float* m = slot(*p, "exp_avg").data();
     float* v = slot(*p, "exp_avg_sq").data();
     const int64_t n = p->value.numel();
+    const bool decoupled = opt_.decoupled;
+#pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
       float gi = g[i];
-      if (opt_.decoupled)
+      if (decoupled)
         w[i] *= decay;
       else
         gi += wd * w[i];
