@@ -4,9 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
+
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/dataset.h"
 #include "mnistcnn/kernels/parallel.h"
+#include "mnistcnn/nn/registry.h"
+#include "mnistcnn/nn/spec.h"
 #include "mnistcnn/train/presets.h"
 #include "support/mnist_files.h"
 
@@ -130,6 +135,53 @@ TEST(Trainer, DivergenceIsReportedWithEpochAndStep) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("epoch 1, step 1"), std::string::npos) << e.what();
   }
+}
+
+// Passes everything through and reports an infinite gradient for one element of its
+// parameter: the loss stays finite, so only the gradient check can catch it.
+class InfiniteGradient : public nn::Layer {
+ public:
+  std::string kind() const override { return "infinite-gradient"; }
+  std::string spec() const override { return kind(); }
+  Shape output_shape(const Shape& in) const override { return in; }
+  void build(const Shape&) override {
+    p_.name = "0.weight";
+    p_.value = Tensor(Shape{40});
+    p_.grad = Tensor(Shape{40});
+  }
+  void forward(const Tensor& x, Tensor& y, nn::Mode) override { y = x; }
+  void backward(const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx) override {
+    p_.grad.data()[37] = std::numeric_limits<float>::infinity();
+    if (dx) *dx = dy;
+  }
+  std::vector<nn::Param*> params() override { return {&p_}; }
+
+ private:
+  nn::Param p_;
+};
+
+TEST(Trainer, NonFiniteGradientStopsBeforeTheUpdate) {
+  data::Dataset ds;
+  ds.rows = ds.cols = 4;
+  ds.images.assign(16 * 8, 200);
+  ds.labels = {0, 1, 0, 1, 0, 1, 0, 1};
+  nn::Sequential net;
+  net.add(std::make_unique<InfiniteGradient>());
+  for (const auto& spec : nn::parse_spec("flatten dense(2)")) net.add(nn::make_layer(spec));
+  net.build({1, 4, 4});
+  net.init(nn::Init::Torch, 1);
+  const Tensor before = net.params()[1]->value;
+  optim::Sgd opt(net.params(), {.lr = 0.1});
+  data::Loader loader(ds, {}, 4, true, 1, data::Normalization::scale());
+  try {
+    train::fit(net, opt, loader, nullptr, {.epochs = 1});
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a gradient is not finite at epoch 1, step 1"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(std::memcmp(before.data(), net.params()[1]->value.data(), sizeof(float) * before.numel()), 0)
+      << "the dense weights were updated";
 }
 
 }  // namespace

@@ -48,8 +48,12 @@ bool finite_grads(const std::vector<nn::Param*>& params) {
   for (const nn::Param* p : params) {
     if (!p->learnable()) continue;
     const float* g = p->grad.data();
-    float sum = 0.0f;  // NaN and ±inf survive a sum; a finite sum overflowing is itself a divergence
-    for (int64_t i = 0; i < p->grad.numel(); ++i) sum += g[i] * 0.0f;
+    const int64_t n = p->grad.numel();
+    // g·0 is 0 for a finite g and NaN for ±inf or NaN, and a NaN survives a sum in any
+    // order: so the sum may run in SIMD lanes (a serial chain was 2% of a fast99 step).
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += g[i] * 0.0f;
     if (sum != 0.0f) return false;
   }
   return true;
