@@ -4,11 +4,14 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "mnistcnn/kernels/conv.h"
+#include "mnistcnn/kernels/activation.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/fuse.h"
 #include "mnistcnn/kernels/pool.h"
 #include "support/gradcheck.h"
 
@@ -164,6 +167,33 @@ TEST(PoolKernel, FastMaxPoolMatchesReferenceWithTiesAndNaN) {
     EXPECT_EQ(a, a_ref) << H << "x" << W;
     for (int64_t i = 0; i < m; ++i)
       EXPECT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << H << "x" << W << " at " << i;
+  }
+}
+
+// The fused ReLU + 2x2 max-pool backward gives what maxpool_backward then relu_backward
+// give, bit for bit (signed zeros included): rows of 1 to 9 windows (whole and partial
+// groups of 4), odd heights and widths (an uncovered last row and column), negative,
+// zero and tied inputs.
+TEST(FuseKernel, ReluMaxPoolBackwardEqualsPoolingThenRelu) {
+  for (const auto& [H, W] : {std::pair<int64_t, int64_t>{2, 2}, {3, 5}, {4, 8}, {5, 9}, {6, 17}, {7, 3}, {24, 24},
+                             {26, 26}, {2, 18}}) {
+    const kernels::PoolGeometry g{.H = H, .W = W, .K = 2, .stride = 2, .pad = 0};
+    const int64_t P = 3, n = P * H * W, m = P * g.OH() * g.OW();
+    Tensor x = testing::random_tensor({P, 1, H, W}, 11);
+    for (int64_t i = 0; i < n; i += 7) x[i] = 0.0f;
+    for (int64_t i = 2; i < n; i += 5) x[i] = x[i - 1];  // ties
+    std::vector<float> r(static_cast<size_t>(n)), y(static_cast<size_t>(m));
+    std::vector<int32_t> argmax(static_cast<size_t>(m));
+    kernels::relu_forward(x.data(), r.data(), n);
+    kernels::maxpool2x2_planes(r.data(), P, H, W, y.data(), argmax.data());
+    Tensor dy = testing::random_tensor({P, 1, g.OH(), g.OW()}, 12);
+    dy[0] = -0.0f;
+    std::vector<float> dr(static_cast<size_t>(n)), want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 7.0f);
+    kernels::maxpool_backward(dy.data(), argmax.data(), P, g, dr.data());
+    kernels::relu_backward(r.data(), dr.data(), want.data(), n);
+    kernels::fused_backward_planes(kernels::Fuse::ReluMaxPool2, dy.data(), y.data(), argmax.data(), P, H, W,
+                                   got.data());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * static_cast<size_t>(n)), 0) << H << "x" << W;
   }
 }
 
