@@ -93,14 +93,13 @@ void Adam::step() {
     float* m = slot(*p, "exp_avg").data();
     float* v = slot(*p, "exp_avg_sq").data();
     const int64_t n = p->value.numel();
-    const bool decoupled = opt_.decoupled;
+    // Weight decay folds into the gradient (Adam) or shrinks the weights (AdamW); the
+    // choice is made per element but costs nothing: it is the same for all of them.
+    const float wd_in_grad = opt_.decoupled ? 0.0f : wd, shrink = opt_.decoupled ? decay : 1.0f;
 #pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
-      float gi = g[i];
-      if (decoupled)
-        w[i] *= decay;
-      else
-        gi += wd * w[i];
+      const float gi = g[i] + wd_in_grad * w[i];
+      w[i] *= shrink;
       m[i] = b1 * m[i] + (1.0f - b1) * gi;
       v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
       w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
