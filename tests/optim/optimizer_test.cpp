@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <memory>
+
+#include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn {
 namespace {
@@ -42,6 +46,50 @@ TEST(Sgd, Nesterov) {
   EXPECT_NEAR(p.value[0], 1.0 - 0.15, 1e-6);
   opt.step();  // b = 0.5 + 1 = 1.5; update 1 + 0.75 = 1.75
   EXPECT_NEAR(p.value[0], 0.85 - 0.175, 1e-6);
+}
+
+// Tensors of 32k+ elements are split between threads and every update runs in SIMD
+// lanes: the result must not depend on the thread count, nor differ from the same update
+// on a one-element tensor (the loop's scalar remainder).
+TEST(Optimizers, LargeTensorsGiveTheSameBitsOnAnyThreadCountAndAsOneElement) {
+  using Make = std::function<std::unique_ptr<optim::Optimizer>(std::vector<nn::Param*>)>;
+  const std::vector<std::pair<const char*, Make>> makers = {
+      {"sgd", [](auto ps) { return std::make_unique<optim::Sgd>(ps, optim::SgdOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true}); }},
+      {"adam", [](auto ps) { return std::make_unique<optim::Adam>(ps, optim::AdamOptions{.lr = 1e-2, .weight_decay = 1e-3}); }},
+      {"adamw", [](auto ps) { return std::make_unique<optim::Adam>(ps, optim::AdamOptions{.lr = 1e-2, .weight_decay = 1e-2, .decoupled = true}); }},
+  };
+  const int64_t n = 40001;
+  const auto fill = [](nn::Param& p, int64_t offset, int step) {
+    for (int64_t i = 0; i < p.value.numel(); ++i) {
+      const auto k = static_cast<float>(i + offset);
+      if (step == 0) p.value[i] = std::sin(k) * 0.5f;
+      p.grad[i] = std::cos(k * 0.37f + static_cast<float>(step)) * 0.1f;
+    }
+  };
+  for (const auto& [name, make] : makers) {
+    std::vector<Tensor> results;
+    for (int threads : {1, 2}) {
+      kernels::ThreadCountScope scope(threads);
+      nn::Param big{"big", Tensor({n}), Tensor({n})};
+      auto opt = make({&big});
+      for (int step = 0; step < 3; ++step) {
+        fill(big, 0, step);
+        opt->step();
+      }
+      results.push_back(big.value);
+    }
+    EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), sizeof(float) * n), 0) << name << ": 1 vs 2 threads";
+    for (int64_t i : {int64_t{0}, int64_t{7}, int64_t{12345}, n - 1}) {
+      nn::Param one{"one", Tensor({1}), Tensor({1})};
+      auto opt = make({&one});
+      for (int step = 0; step < 3; ++step) {
+        fill(one, i, step);
+        opt->step();
+      }
+      EXPECT_EQ(std::memcmp(&one.value[0], &results[0][i], sizeof(float)), 0)
+          << name << " element " << i << ": " << one.value[0] << " vs " << results[0][i];
+    }
+  }
 }
 
 TEST(Adam, FirstStepsByHand) {
