@@ -88,6 +88,8 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
     }
     return;
   }
+  // Images are read from random places in memory: two threads wait for them in parallel.
+#pragma omp parallel for schedule(static) if (n * pixels >= (1 << 15))
   for (int64_t i = 0; i < n; ++i) {
     const int64_t idx = order_[static_cast<size_t>(begin + i)];
     const uint8_t* src = data_.images.data() + idx * pixels;
