@@ -93,8 +93,9 @@ void Adam::step() {
     float* m = slot(*p, "exp_avg").data();
     float* v = slot(*p, "exp_avg_sq").data();
     const int64_t n = p->value.numel();
-    // Weight decay folds into the gradient (Adam) or shrinks the weights (AdamW); the
-    // choice is made per element but costs nothing: it is the same for all of them.
+    // Weight decay goes into the gradient (Adam) or shrinks the weights (AdamW): both as
+    // factors (one of them 0 or 1) in one branch-free loop, which GCC vectorises; with an
+    // if inside, it vectorised only one form.
     const float wd_in_grad = opt_.decoupled ? 0.0f : wd, shrink = opt_.decoupled ? decay : 1.0f;
 #pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
     for (int64_t i = 0; i < n; ++i) {
