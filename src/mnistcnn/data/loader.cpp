@@ -6,6 +6,7 @@
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/core/rng.h"
 #include "mnistcnn/data/sha256.h"
+#include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::data {
 
@@ -89,7 +90,7 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
     return;
   }
   // Images are read from random places in memory: two threads wait for them in parallel.
-#pragma omp parallel for schedule(static) if (n * pixels >= (1 << 15))
+#pragma omp parallel for schedule(static) if (n * pixels >= kernels::kMinParallelValues)
   for (int64_t i = 0; i < n; ++i) {
     const int64_t idx = order_[static_cast<size_t>(begin + i)];
     const uint8_t* src = data_.images.data() + idx * pixels;

@@ -1,6 +1,6 @@
 // Batch normalisation: one channel per loop iteration, the channel's N runs of S values
 // visited in order. Parallel over channels once a batch is large enough to pay for the
-// threads (a 32×32×13×13 activation is 173k values; a 32×128 dense output is not).
+// threads (kMinParallelValues, kernels/parallel.h).
 // Sums run in float SIMD lanes over blocks of at most kBlock values and are added up in
 // double: a serial double chain was the layer's whole cost (1.2 ns per value).
 #include "mnistcnn/kernels/batchnorm.h"
@@ -8,12 +8,12 @@
 #include <cstddef>
 #include <vector>
 
+#include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/kernels/pool.h"
 
 namespace mnistcnn::kernels {
 
 namespace {
-constexpr int64_t kParallelValues = 1 << 15;
 
 inline const float* run(const float* p, const BnDims& d, int64_t n, int64_t c) {
   return p + (n * d.C + c) * d.S;
@@ -65,7 +65,7 @@ void sum_dy_xhat(const float* x, const float* dy, int64_t n, float mu, float is,
 
 void batchnorm_stats(const float* x, const BnDims& d, float* mean, float* var) {
   const double inv_m = 1.0 / static_cast<double>(d.M());
-#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kParallelValues)
+#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kMinParallelValues)
   for (int64_t c = 0; c < d.C; ++c) {
     double total = 0.0;
     for (int64_t n = 0; n < d.N; ++n) total += sum(run(x, d, n, c), d.S);
@@ -80,7 +80,7 @@ void batchnorm_stats(const float* x, const BnDims& d, float* mean, float* var) {
 void batchnorm_apply(const float* x, const BnDims& d, const float* mean, const float* invstd,
                      const float* gamma, const float* beta, float* y, Fuse fuse, int64_t W, int32_t* argmax) {
   const int64_t H = d.S / W, out_plane = fused_plane_size(fuse, H, W);
-#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kParallelValues)
+#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kMinParallelValues)
   for (int64_t c = 0; c < d.C; ++c) {
     // y = x·a + b with a = γ·invstd, b = β − mean·a.
     const float a = (gamma ? gamma[c] : 1.0f) * invstd[c];
@@ -110,7 +110,7 @@ void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const 
                         const int32_t* argmax) {
   const double M = static_cast<double>(d.M());
   const int64_t H = d.S / W, out_plane = fused_plane_size(fuse, H, W);
-#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kParallelValues)
+#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kMinParallelValues)
   for (int64_t c = 0; c < d.C; ++c) {
     // The channel's dy: as given, or back through the fused layers into N runs of S.
     thread_local std::vector<float> unfused;

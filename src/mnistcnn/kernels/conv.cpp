@@ -257,9 +257,7 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
                     float* col, float* full, float* y, int32_t* argmax) {
   const int64_t L = g.L(), K = g.K();
   float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
-  if (direct_conv_applies(g)) {
-    direct_conv_forward(x, w, g, out);
-  } else {
+  if (!direct_conv_forward(x, w, g, out)) {
     im2col(x, g, col, L);
     gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, out, L);
   }
@@ -317,7 +315,6 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
                      const int32_t* argmax) {
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N);
-  const bool direct = direct_conv_applies(g);
   float* part_dw = scratch;                     // n_chunks × OC×K
   float* part_db = part_dw + n_chunks * OC * K;  // n_chunks × OC
   float* per_thread = part_db + n_chunks * OC;  // threads × (K×L columns, their gradient, OC×L output gradient)
@@ -337,9 +334,8 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
                                 g.OW(), unfused);
           dyn = unfused;
         }
-        if (dw && direct) {
-          direct_conv_weight_grad(dyn, x + n * in_size, g, n != c * kChunk, pdw);
-        } else if (dw) {  // dW (OC×K) += dy_n (OC×L) · col_nᵀ (L×K); the columns are rebuilt, not kept
+        // dW (OC×K) += dy_n (OC×L) · col_nᵀ (L×K), directly or with the columns rebuilt (not kept)
+        if (dw && !direct_conv_weight_grad(dyn, x + n * in_size, g, n != c * kChunk, pdw)) {
           im2col(x + n * in_size, g, col, L);
           gemm(false, true, OC, K, L, 1.0f, dyn, L, col, L, n == c * kChunk ? 0.0f : 1.0f, pdw, K);
         }

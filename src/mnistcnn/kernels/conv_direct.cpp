@@ -109,57 +109,37 @@ void weight_grad_kw(const float* dy, const float* x, const ConvGeometry& g, bool
 }  // namespace
 
 bool direct_conv_applies(const ConvGeometry& g) {
-  return g.C == 1 && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW <= 8;
+  return g.C == 1 && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
 }
 
-void direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {
+bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {
+  if (!direct_conv_applies(g)) return false;
   int64_t oc = 0;
   for (; oc + 8 <= g.OC; oc += 8) forward_channels<8>(x, w, g, oc, out);
   if (oc < g.OC) forward_rest<7>(x, w, g, oc, g.OC - oc, out);
+  return true;
 }
 
-void direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
-  switch (g.KW) {
-    case 1: return weight_grad_kw<1>(dy, x, g, accumulate, dw);
-    case 2: return weight_grad_kw<2>(dy, x, g, accumulate, dw);
-    case 3: return weight_grad_kw<3>(dy, x, g, accumulate, dw);
-    case 4: return weight_grad_kw<4>(dy, x, g, accumulate, dw);
-    case 5: return weight_grad_kw<5>(dy, x, g, accumulate, dw);
-    case 6: return weight_grad_kw<6>(dy, x, g, accumulate, dw);
-    case 7: return weight_grad_kw<7>(dy, x, g, accumulate, dw);
-    case 8: return weight_grad_kw<8>(dy, x, g, accumulate, dw);
-    default: return;  // direct_conv_applies() is false
+bool direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
+  if (!direct_conv_applies(g)) return false;
+  switch (g.KW) {  // 1 to 8
+    case 1: weight_grad_kw<1>(dy, x, g, accumulate, dw); break;
+    case 2: weight_grad_kw<2>(dy, x, g, accumulate, dw); break;
+    case 3: weight_grad_kw<3>(dy, x, g, accumulate, dw); break;
+    case 4: weight_grad_kw<4>(dy, x, g, accumulate, dw); break;
+    case 5: weight_grad_kw<5>(dy, x, g, accumulate, dw); break;
+    case 6: weight_grad_kw<6>(dy, x, g, accumulate, dw); break;
+    case 7: weight_grad_kw<7>(dy, x, g, accumulate, dw); break;
+    default: weight_grad_kw<8>(dy, x, g, accumulate, dw); break;
   }
+  return true;
 }
 
-#else  // without AVX2 the columns and gemm do it; these are the same sums, one at a time
+#else  // without AVX2, columns and gemm do every convolution
 
 bool direct_conv_applies(const ConvGeometry&) { return false; }
-
-void direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {
-  const int64_t OH = g.OH(), OW = g.OW();
-  for (int64_t oc = 0; oc < g.OC; ++oc)
-    for (int64_t oh = 0; oh < OH; ++oh)
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        float s = 0.0f;
-        for (int64_t kh = 0; kh < g.KH; ++kh)
-          for (int64_t kw = 0; kw < g.KW; ++kw) s += w[(oc * g.KH + kh) * g.KW + kw] * x[(oh + kh) * g.W + ow + kw];
-        out[(oc * OH + oh) * OW + ow] = s;
-      }
-}
-
-void direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
-  const int64_t OH = g.OH(), OW = g.OW();
-  for (int64_t oc = 0; oc < g.OC; ++oc)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        float s = 0.0f;
-        for (int64_t oh = 0; oh < OH; ++oh)
-          for (int64_t ow = 0; ow < OW; ++ow) s += dy[(oc * OH + oh) * OW + ow] * x[(oh + kh) * g.W + ow + kw];
-        float& d = dw[(oc * g.KH + kh) * g.KW + kw];
-        d = (accumulate ? d : 0.0f) + s;
-      }
-}
+bool direct_conv_forward(const float*, const float*, const ConvGeometry&, float*) { return false; }
+bool direct_conv_weight_grad(const float*, const float*, const ConvGeometry&, bool, float*) { return false; }
 
 #endif
 

@@ -13,12 +13,14 @@ namespace mnistcnn::kernels {
 // a CPU with AVX2.
 bool direct_conv_applies(const ConvGeometry& g);
 
-// One sample: out (OC×OH×OW) = w (OC×KH×KW) ⋆ x (H×W), without bias. Each output sums
-// its KH·KW products in (kh, kw) order.
-void direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out);
+// One sample: out (OC×OH×OW) = w (OC×KH×KW) ⋆ x (H×W), without bias, each output
+// summing its KH·KW products in (kh, kw) order. Returns false, having done nothing, when
+// direct_conv_applies(g) is false: the caller then builds columns.
+bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out);
 
 // One sample's weight gradient: dw (OC×KH×KW) = (accumulate ? dw : 0) + Σ over output
-// positions of dy (OC×OH×OW) times the input under the kernel.
-void direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw);
+// positions of dy (OC×OH×OW) times the input under the kernel. Returns false, having
+// done nothing, when direct_conv_applies(g) is false.
+bool direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw);
 
 }  // namespace mnistcnn::kernels

@@ -3,15 +3,14 @@
 #include <cmath>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::optim {
 
-namespace {
-// Updates are per element, so splitting a tensor between threads changes no bits; below
-// this size a parallel region costs more than it saves. (The loops vectorise: the build
-// has -fno-math-errno, so std::sqrt is an instruction.)
-constexpr int64_t kParallelElements = 1 << 15;
-}  // namespace
+// Updates are per element, so splitting a tensor between threads (from
+// kernels::kMinParallelValues elements on) changes no bits. The loops vectorise: the
+// build has -fno-math-errno, so std::sqrt is an instruction.
+using kernels::kMinParallelValues;
 
 Optimizer::Optimizer(std::vector<nn::Param*> params, double lr) : params_(std::move(params)), lr_(lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr)) throw Error("optimizer: learning rate must be a finite number >= 0");
@@ -51,14 +50,14 @@ void Sgd::step() {
     const float* g = p->grad.data();
     const int64_t n = p->value.numel();
     if (mu == 0.0f) {
-#pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallelValues)
       for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
       continue;
     }
     const bool fresh = first || !state_.count(p->name + "/momentum_buffer");
     float* b = slot(*p, "momentum_buffer").data();
     const bool nesterov = opt_.nesterov;
-#pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallelValues)
     for (int64_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd * w[i];
       b[i] = fresh ? gi : mu * b[i] + damp * gi;
@@ -97,7 +96,7 @@ void Adam::step() {
     // factors (one of them 0 or 1) in one branch-free loop, which GCC vectorises; with an
     // if inside, it vectorised only one form.
     const float wd_in_grad = opt_.decoupled ? 0.0f : wd, shrink = opt_.decoupled ? decay : 1.0f;
-#pragma omp parallel for simd schedule(static) if (n >= kParallelElements)
+#pragma omp parallel for simd schedule(static) if (n >= kMinParallelValues)
     for (int64_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd_in_grad * w[i];
       w[i] *= shrink;
