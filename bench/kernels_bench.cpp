@@ -39,6 +39,13 @@ void require_close(const std::vector<float>& a, const std::vector<float>& b, con
 const ConvGeometry kConv1{.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 const ConvGeometry kLenetConv1{.C = 1, .H = 28, .W = 28, .OC = 6, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 const ConvGeometry kConv2{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+// The record preset's 3x3 convolutions after its first: 26x26 -> 24x24 and 10x10 -> 8x8.
+const ConvGeometry kRecordConv2{.C = 32, .H = 26, .W = 26, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+const ConvGeometry kRecordConv5{.C = 64, .H = 10, .W = 10, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+// Its stride-2 5x5 convolution (columns from phase rows).
+const ConvGeometry kRecordConv3{.C = 32, .H = 24, .W = 24, .OC = 32, .KH = 5, .KW = 5, .stride = 2, .pad = 2};
+// A padded ("same") 3x3 convolution.
+const ConvGeometry kSameConv{.C = 32, .H = 14, .W = 14, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 1};
 
 // The gemm of conv2's forward for a batch of 32 as one product: the sgemm ceiling.
 void BM_GemmConv2Shape(benchmark::State& state) {
@@ -56,8 +63,14 @@ void BM_GemmConv2Shape(benchmark::State& state) {
                                                  benchmark::Counter::kIs1000);
 }
 
-void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward) {
+// range(0): batch; with `choice`, range(1) = 1 forces columns and gemm
+// (ConvAlgorithm::Columns) for a side-by-side with Winograd.
+void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward, bool choice = false) {
   const int64_t N = state.range(0), L = g.L(), K = g.K();
+  const bool columns = choice && state.range(1) == 1;
+  mnistcnn::kernels::set_conv_algorithm(columns ? mnistcnn::kernels::ConvAlgorithm::Columns
+                                                : mnistcnn::kernels::ConvAlgorithm::Auto);
+  state.SetLabel(columns ? "columns" : "auto");
   const auto x = random_vec(static_cast<size_t>(N * g.C * g.H * g.W), 1);
   const auto w = random_vec(static_cast<size_t>(g.OC * K), 2), b = random_vec(static_cast<size_t>(g.OC), 3);
   const auto dy = random_vec(static_cast<size_t>(N * g.OC * L), 4);
@@ -85,22 +98,39 @@ void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward) {
   const double flops = 2.0 * N * g.OC * L * K * (backward ? (g.C == 1 ? 1 : 2) : 1);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  mnistcnn::kernels::set_conv_algorithm(mnistcnn::kernels::ConvAlgorithm::Auto);
 }
 
 void BM_Conv1Forward(benchmark::State& s) { conv_bench(s, kConv1, false); }
 void BM_Conv1Backward(benchmark::State& s) { conv_bench(s, kConv1, true); }
 void BM_LenetConv1Forward(benchmark::State& s) { conv_bench(s, kLenetConv1, false); }
 void BM_LenetConv1Backward(benchmark::State& s) { conv_bench(s, kLenetConv1, true); }
-void BM_Conv2Forward(benchmark::State& s) { conv_bench(s, kConv2, false); }
-void BM_Conv2Backward(benchmark::State& s) { conv_bench(s, kConv2, true); }
+void BM_Conv2Forward(benchmark::State& s) { conv_bench(s, kConv2, false, true); }
+void BM_Conv2Backward(benchmark::State& s) { conv_bench(s, kConv2, true, true); }
+void BM_RecordConv2Forward(benchmark::State& s) { conv_bench(s, kRecordConv2, false, true); }
+void BM_RecordConv2Backward(benchmark::State& s) { conv_bench(s, kRecordConv2, true, true); }
+void BM_RecordConv5Forward(benchmark::State& s) { conv_bench(s, kRecordConv5, false, true); }
+void BM_RecordConv5Backward(benchmark::State& s) { conv_bench(s, kRecordConv5, true, true); }
+void BM_RecordConv3Forward(benchmark::State& s) { conv_bench(s, kRecordConv3, false); }
+void BM_RecordConv3Backward(benchmark::State& s) { conv_bench(s, kRecordConv3, true); }
+void BM_SameConvForward(benchmark::State& s) { conv_bench(s, kSameConv, false, true); }
+void BM_SameConvBackward(benchmark::State& s) { conv_bench(s, kSameConv, true, true); }
 
 BENCHMARK(BM_GemmConv2Shape)->UseRealTime();
 BENCHMARK(BM_Conv1Forward)->Arg(32)->Arg(256)->UseRealTime();
 BENCHMARK(BM_Conv1Backward)->Arg(32)->UseRealTime();
 BENCHMARK(BM_LenetConv1Forward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_LenetConv1Backward)->Arg(64)->UseRealTime();
-BENCHMARK(BM_Conv2Forward)->Arg(32)->Arg(256)->UseRealTime();
-BENCHMARK(BM_Conv2Backward)->Arg(32)->UseRealTime();
+BENCHMARK(BM_Conv2Forward)->Args({32, 0})->Args({32, 1})->Args({256, 0})->Args({256, 1})->UseRealTime();
+BENCHMARK(BM_Conv2Backward)->Args({32, 0})->Args({32, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv2Forward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv2Backward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv5Forward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv5Backward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv3Forward)->Arg(64)->UseRealTime();
+BENCHMARK(BM_RecordConv3Backward)->Arg(64)->UseRealTime();
+BENCHMARK(BM_SameConvForward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_SameConvBackward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 
 // A preset network's forward pass (inference, as `predict` and `serve` run it) on N
 // images with the current thread count; N = 1 is the single-image latency. Checked

@@ -11,6 +11,7 @@
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/kernels/activation.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/fuse.h"
 #include "mnistcnn/kernels/pool.h"
 #include "support/gradcheck.h"
@@ -51,6 +52,11 @@ TEST(ConvKernel, MatchesReferenceOnOddShapes) {
   // One input channel: non-square, padded, one sample; and strided.
   check_conv_against_reference({.C = 1, .H = 9, .W = 13, .OC = 4, .KH = 5, .KW = 3, .stride = 1, .pad = 2}, 1);
   check_conv_against_reference({.C = 1, .H = 28, .W = 28, .OC = 8, .KH = 5, .KW = 5, .stride = 2, .pad = 2}, 3);
+  // Stride 2 (phase rows of 10, 12 and 4: over and under one vector), as record's 5x5
+  // convolutions, and an odd width.
+  check_conv_against_reference({.C = 2, .H = 9, .W = 19, .OC = 3, .KH = 5, .KW = 5, .stride = 2, .pad = 2}, 2);
+  check_conv_against_reference({.C = 32, .H = 24, .W = 24, .OC = 32, .KH = 5, .KW = 5, .stride = 2, .pad = 2}, 2);
+  check_conv_against_reference({.C = 64, .H = 8, .W = 8, .OC = 64, .KH = 5, .KW = 5, .stride = 2, .pad = 2}, 2);
   // Stride 1, several channels: rows of 8, 16 and 17 floats (whole and partial vectors)
   // and kernels wider than a vector, with and without padding.
   check_conv_against_reference({.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0}, 2);
@@ -86,11 +92,69 @@ TEST(ConvKernel, DirectSingleChannelMatchesReference) {
   EXPECT_FALSE(kernels::direct_conv_applies({1, 28, 28, 8, 3, 9, 1, 0}));
 }
 
+// 3×3, stride 1, 16+ channels: Winograd. Odd and even output sizes (a last tile half
+// outside), padding 0 to 2, a single output, rows of tiles over one vector (TW 9 and 12),
+// channel counts that are not multiples of 8, one sample, a batch that is one chunk and
+// batches of several chunks with a remainder.
+TEST(ConvKernel, WinogradMatchesReference) {
+  const ConvGeometry shapes[] = {
+      {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
+      {.C = 32, .H = 26, .W = 26, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // record conv2, TW 12
+      {.C = 16, .H = 6, .W = 7, .OC = 24, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
+      {.C = 17, .H = 5, .W = 4, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 2},
+      {.C = 16, .H = 3, .W = 3, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},    // one output
+      {.C = 20, .H = 19, .W = 20, .OC = 17, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // 17×18, TW 9
+  };
+  for (const auto& g : shapes) {
+    EXPECT_TRUE(kernels::winograd_applies(g)) << g.C << "x" << g.H << "x" << g.W;
+    for (int64_t N : {1, 3, 9}) check_conv_against_reference(g, N);
+  }
+  // Fewer than 16 channels in or out, another kernel size or a stride: columns.
+  EXPECT_FALSE(kernels::winograd_applies({15, 13, 13, 64, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_applies({32, 13, 13, 15, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_applies({32, 13, 13, 64, 5, 5, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_applies({32, 13, 13, 64, 3, 3, 2, 0}));
+  EXPECT_FALSE(kernels::winograd_applies({1, 28, 28, 32, 3, 3, 1, 0}));
+}
+
+// ConvAlgorithm::Columns takes the columns for a geometry Winograd would take: the two
+// agree up to rounding, and do not give the same bits (so the switch did switch).
+TEST(ConvKernel, ColumnsAndWinogradAgree) {
+  const ConvGeometry g{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+  const int64_t N = 4, out = N * g.OC * g.L(), in = N * g.C * g.H * g.W;
+  const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
+  const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
+  const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
+  std::vector<float> y[2], dw[2], dx[2];
+  for (int columns = 0; columns < 2; ++columns) {
+    kernels::set_conv_algorithm(columns ? kernels::ConvAlgorithm::Columns : kernels::ConvAlgorithm::Auto);
+    std::vector<float> scratch(static_cast<size_t>(std::max(kernels::conv2d_forward_scratch(g, omp_get_max_threads()),
+                                                            kernels::conv2d_backward_scratch(g, N, omp_get_max_threads()))));
+    y[columns].resize(static_cast<size_t>(out));
+    dw[columns].assign(static_cast<size_t>(g.OC * g.K()), 0.0f);
+    dx[columns].resize(static_cast<size_t>(in));
+    kernels::conv2d_forward(x.data(), w.data(), nullptr, g, N, scratch.data(), y[columns].data());
+    kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw[columns].data(), nullptr,
+                             dx[columns].data());
+  }
+  kernels::set_conv_algorithm(kernels::ConvAlgorithm::Auto);
+  EXPECT_LE(testing::worst_mismatch(y[0].data(), y[1].data(), out, 1e-4, 1e-5), 1.0);
+  EXPECT_LE(testing::worst_mismatch(dw[0].data(), dw[1].data(), g.OC * g.K(), 1e-4, 1e-4), 1.0);
+  EXPECT_LE(testing::worst_mismatch(dx[0].data(), dx[1].data(), in, 1e-4, 1e-5), 1.0);
+  EXPECT_NE(y[0], y[1]);
+  EXPECT_NE(dw[0], dw[1]);
+  EXPECT_NE(dx[0], dx[1]);
+}
+
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose
 // gemm shares out the threads) and for a batch (shared out by samples and chunks).
 TEST(ConvKernel, SameBitsForAnyThreadCount) {
-  // keras-mnist's second convolution (columns and gemm) and its first (direct)
-  const ConvGeometry geometries[] = {{32, 13, 13, 64, 3, 3, 1, 0}, {1, 28, 28, 32, 3, 3, 1, 0}};
+  // keras-mnist's second convolution (Winograd) and its first (direct); record's second
+  // (Winograd, one sample per chunk) and a 5×5 one (columns and gemm)
+  const ConvGeometry geometries[] = {{32, 13, 13, 64, 3, 3, 1, 0},
+                                     {1, 28, 28, 32, 3, 3, 1, 0},
+                                     {32, 26, 26, 32, 3, 3, 1, 0},
+                                     {8, 12, 12, 24, 5, 5, 1, 0}};
   const int before = omp_get_max_threads();
   for (const auto& g : geometries) {
     for (int64_t N : {1, 5, 32}) {

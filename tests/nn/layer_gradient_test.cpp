@@ -32,6 +32,14 @@ TEST(LayerGradient, Conv2dPlain) {
   expect_gradients_match(conv, random_tensor(in, 1));
 }
 
+// 16 channels in and out, 3×3, stride 1: the Winograd kernels (kernels/conv_winograd.h),
+// padded, with an odd output width.
+TEST(LayerGradient, Conv2dWinograd) {
+  const Shape in{2, 16, 5, 6};
+  auto conv = built(nn::Conv2d({.out_channels = 16, .kernel = 3, .padding = 1}), in);
+  expect_gradients_match(conv, random_tensor(in, 19));
+}
+
 TEST(LayerGradient, Conv2dStridePadding) {
   const Shape in{3, 2, 9, 8};
   auto conv = built(nn::Conv2d({.out_channels = 5, .kernel = 3, .stride = 2, .padding = 1}), in);

@@ -159,7 +159,9 @@ TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
                            "conv(3,3) relu maxpool(2,stride=1) conv(2,3) maxpool(2) relu flatten dense(3)",
                            "conv(4,3) batchnorm relu maxpool(2) conv(3,2) batchnorm relu flatten dense(6) "
                            "batchnorm relu dense(3)",
-                           "conv(3,3,bias=false) batchnorm(affine=false) relu maxpool(2) flatten dense(3)"}) {
+                           "conv(3,3,bias=false) batchnorm(affine=false) relu maxpool(2) flatten dense(3)",
+                           // Winograd (16 channels in and out), odd planes
+                           "conv(16,3) relu conv(16,3,pad=1) relu maxpool(2) conv(16,3,pad=1) relu flatten dense(3)"}) {
     for (bool frozen_first : {false, true}) {
       std::vector<std::vector<float>> params[2];
       Tensor outputs[2], input_grad[2];

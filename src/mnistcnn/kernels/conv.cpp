@@ -6,10 +6,14 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <utility>
 #include <vector>
 
+#include "mnistcnn/kernels/conv_detail.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/pool.h"
 
@@ -17,45 +21,8 @@ namespace mnistcnn::kernels {
 
 namespace {
 
-// Rows of the columns are a few dozen floats, where memcpy/memset calls cost more than
-// the copying; full vectors and one masked (AVX-512) or overlapping (AVX2) vector do a row.
-inline void copy_row(const float* src, float* dst, int64_t n) {
-#if defined(__AVX512F__)
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-  if (i < n) {
-    const auto m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
-  }
-#elif defined(__AVX2__)
-  // AVX2's masked stores are slow on some CPUs: the tail is one more full vector ending at
-  // the row's end, overlapping what is already copied; rows under 8 go one by one.
-  if (n < 8) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-    return;
-  }
-  for (int64_t i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
-  _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
-#else
-  std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(n));
-#endif
-}
-inline void zero_row(float* dst, int64_t n) {
-#if defined(__AVX512F__)
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
-  if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), _mm512_setzero_ps());
-#elif defined(__AVX2__)
-  if (n < 8) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
-    return;
-  }
-  for (int64_t i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_setzero_ps());
-  _mm256_storeu_ps(dst + n - 8, _mm256_setzero_ps());
-#else
-  std::memset(dst, 0, sizeof(float) * static_cast<size_t>(n));
-#endif
-}
+using conv_detail::copy_row;
+using conv_detail::zero_row;
 
 // Stride 1 without padding (padding goes through a zero-bordered copy, below): every
 // column row is OH whole input row pieces, copied with no bounds to check. The general
@@ -156,92 +123,170 @@ void col2im_stride1(const float* col, int64_t ld, const ConvGeometry& g, float* 
       std::copy_n(dxb.data() + (c * b.H + ih + g.pad) * b.W + g.pad, g.W, dx + (c * g.H + ih) * g.W);
 }
 
+// A strided convolution first splits each input row into its S phases
+// (columns j, j+S, j+2S, ...), so that every row of the columns is a contiguous copy of
+// a phase row, not a gather (which took a quarter of inference time for the stride-2 5x5
+// convolutions); col2im adds each row of the columns onto a phase row the same way.
+struct Phases {
+  int64_t S, PW;  // stride, width of one phase row
+  // A thread's buffer of H·S phase rows, with a vector of slack for whole-vector reads.
+  float* rows(const ConvGeometry& g) {
+    thread_local std::vector<float> buffer;
+    buffer.resize(static_cast<size_t>(g.H * S * PW + 8));
+    return buffer.data();
+  }
+};
+
+Phases phases_of(const ConvGeometry& g) { return {g.stride, (g.W + g.stride - 1) / g.stride}; }
+
+// For kernel column kw: output columns [lo, hi) read input columns inside the image, input
+// column ow·S + kw - pad = (ow + shift)·S + phase.
+struct PhaseRun {
+  int64_t lo, hi, phase, shift;
+};
+
+PhaseRun phase_run(const ConvGeometry& g, int64_t kw) {
+  const int64_t S = g.stride, OW = g.OW(), first = kw - g.pad;
+  int64_t lo = first >= 0 ? 0 : (-first + S - 1) / S;
+  int64_t hi = g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S;
+  lo = std::min(lo, OW);
+  hi = std::clamp(hi, lo, OW);
+  const int64_t phase = ((first % S) + S) % S;
+  return {lo, hi, phase, (first - phase) / S};
+}
+
+// rows[(ih·S + p)·PW + j] = xc[ih][j·S + p] (zero past the row's end).
+void split_phases(const float* xc, const ConvGeometry& g, const Phases& ph, float* rows) {
+  const int64_t S = ph.S, PW = ph.PW;
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    const float* x = xc + ih * g.W;
+#if defined(__AVX2__)
+    if (S == 2) {
+      float* even = rows + 2 * ih * PW;
+      for (int64_t j = 0; j < PW; j += 8) {
+        __m256 e, o;
+        conv_detail::split16(conv_detail::load_first(x + 2 * j, g.W - 2 * j),
+                             conv_detail::load_first(x + 2 * j + 8, g.W - 2 * j - 8), e, o);
+        conv_detail::store_first(even + j, e, PW - j);
+        conv_detail::store_first(even + PW + j, o, PW - j);
+      }
+      continue;
+    }
+#endif
+    for (int64_t p = 0; p < S; ++p) {
+      float* dst = rows + (ih * S + p) * PW;
+      int64_t j = 0;
+      for (; j * S + p < g.W; ++j) dst[j] = x[j * S + p];
+      for (; j < PW; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+// xc[ih][j·S + p] = rows[(ih·S + p)·PW + j]: the inverse of split_phases.
+void merge_phases(const float* rows, const ConvGeometry& g, const Phases& ph, float* xc) {
+  const int64_t S = ph.S, PW = ph.PW;
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    float* x = xc + ih * g.W;
+#if defined(__AVX2__)
+    if (S == 2) {
+      const float* even = rows + 2 * ih * PW;
+      for (int64_t j = 0; j < PW; j += 8) {
+        __m256 first, second;
+        conv_detail::merge16(_mm256_loadu_ps(even + j), _mm256_loadu_ps(even + PW + j), first, second);
+        conv_detail::store_first(x + 2 * j, first, g.W - 2 * j);
+        conv_detail::store_first(x + 2 * j + 8, second, g.W - 2 * j - 8);
+      }
+      continue;
+    }
+#endif
+    for (int64_t p = 0; p < S; ++p) {
+      const float* src = rows + (ih * S + p) * PW;
+      for (int64_t j = 0; j * S + p < g.W; ++j) x[j * S + p] = src[j];
+    }
+  }
+}
+
+// Output rows whose input row oh·S - pad + kh lies inside the image: [lo, hi).
+std::pair<int64_t, int64_t> inside_rows(const ConvGeometry& g, int64_t kh) {
+  const int64_t S = g.stride, OH = g.OH(), first = kh - g.pad;
+  const int64_t lo = std::min(OH, first >= 0 ? 0 : (-first + S - 1) / S);
+  const int64_t hi = std::clamp(g.H - first <= 0 ? 0 : (g.H - first + S - 1) / S, lo, OH);
+  return {lo, hi};
+}
+
+// phase_run for every kernel column, computed once per call (the divisions cost more
+// than a short row's copy).
+const PhaseRun* phase_runs(const ConvGeometry& g) {
+  thread_local std::vector<PhaseRun> runs;
+  runs.resize(static_cast<size_t>(g.KW));
+  for (int64_t kw = 0; kw < g.KW; ++kw) runs[static_cast<size_t>(kw)] = phase_run(g, kw);
+  return runs.data();
+}
+
 }  // namespace
 
-// A strided convolution first splits each input row into its S phases
-// (columns j, j+S, j+2S, ...), so every row of the columns is a contiguous copy, not a
-// gather (which took a quarter of inference time for the stride-2 5x5 convolutions).
 void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
   if (g.stride == 1) return im2col_stride1(x, g, col, ld);
   const int64_t OH = g.OH(), OW = g.OW(), S = g.stride;
-  const int64_t PW = (g.W + S - 1) / S;  // width of one phase
-  thread_local std::vector<float> phases;
-  if (S > 1) phases.resize(static_cast<size_t>(g.H * S * PW));
+  Phases ph = phases_of(g);
+  float* rows = ph.rows(g);
+  const PhaseRun* runs = phase_runs(g);
   for (int64_t c = 0; c < g.C; ++c) {
-    const float* xc = x + c * g.H * g.W;
-    if (S > 1)  // phases[(ih·S + p)·PW + j] = x[ih][j·S + p]
-      for (int64_t ih = 0; ih < g.H; ++ih)
-        for (int64_t p = 0; p < S; ++p) {
-          float* dst = phases.data() + (ih * S + p) * PW;
-          for (int64_t j = 0; j * S + p < g.W; ++j) dst[j] = xc[ih * g.W + j * S + p];
-        }
+    split_phases(x + c * g.H * g.W, g, ph, rows);
     for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const auto [oh_lo, oh_hi] = inside_rows(g, kh);
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         float* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
-        // Output columns whose input column ow·S + first lies inside the image: [lo, hi).
-        const int64_t first = kw - g.pad;
-        int64_t lo = first >= 0 ? 0 : (-first + S - 1) / S;
-        int64_t hi = g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S;
-        lo = std::min(lo, OW);
-        hi = std::clamp(hi, lo, OW);
-        // Input column ow·S + first = (ow + shift)·S + phase.
-        const int64_t phase = ((first % S) + S) % S, shift = (first - phase) / S;
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const int64_t ih = oh * S - g.pad + kh;
+        const PhaseRun& run = runs[kw];
+        zero_row(row, oh_lo * OW);
+        zero_row(row + oh_hi * OW, (OH - oh_hi) * OW);
+        if (oh_lo == oh_hi) continue;
+        // input row ih = oh·S - pad + kh, its phase row ih·S + run.phase
+        const float* src = rows + ((oh_lo * S - g.pad + kh) * S + run.phase) * ph.PW + run.shift;
+        const int64_t step = S * S * ph.PW;
+        if (run.lo == 0 && run.hi == OW) {
+          for (int64_t oh = oh_lo; oh < oh_hi; ++oh, src += step) copy_row(src, row + oh * OW, OW);
+          continue;
+        }
+        for (int64_t oh = oh_lo; oh < oh_hi; ++oh, src += step) {
           float* out = row + oh * OW;
-          if (ih < 0 || ih >= g.H) {
-            zero_row(out, OW);
-            continue;
-          }
-          zero_row(out, lo);
-          const float* src = S == 1 ? xc + ih * g.W + first : phases.data() + (ih * S + phase) * PW + shift;
-          copy_row(src + lo, out + lo, hi - lo);
-          zero_row(out + hi, OW - hi);
+          for (int64_t ow = 0; ow < run.lo; ++ow) out[ow] = 0.0f;
+          copy_row(src + run.lo, out + run.lo, run.hi - run.lo);
+          for (int64_t ow = run.hi; ow < OW; ++ow) out[ow] = 0.0f;
         }
       }
     }
   }
 }
 
+// Each input element gets its terms in (kh, kw, oh) order, as a direct scatter would.
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
   if (g.stride == 1) return col2im_stride1(col, ld, g, dx);
-  std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.C * g.H * g.W));
-  const int64_t OH = g.OH(), OW = g.OW();
+  const int64_t OW = g.OW(), S = g.stride;
+  Phases ph = phases_of(g);
+  float* rows = ph.rows(g);
+  const PhaseRun* runs = phase_runs(g);
   for (int64_t c = 0; c < g.C; ++c) {
-    float* dxc = dx + c * g.H * g.W;
+    std::fill_n(rows, g.H * S * ph.PW, 0.0f);
     for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const auto [oh_lo, oh_hi] = inside_rows(g, kh);
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         const float* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const int64_t ih = oh * g.stride - g.pad + kh;
-          if (ih < 0 || ih >= g.H) continue;
-          float* dxrow = dxc + ih * g.W;
-          const float* in = row + oh * OW;
-          if (g.stride == 1) {
-            int64_t lo = g.pad - kw, hi = g.W + g.pad - kw;
-            lo = lo < 0 ? 0 : (lo > OW ? OW : lo);
-            hi = hi > OW ? OW : (hi < lo ? lo : hi);
-            for (int64_t ow = lo; ow < hi; ++ow) dxrow[ow - g.pad + kw] += in[ow];
-            continue;
-          }
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t iw = ow * g.stride - g.pad + kw;
-            if (iw >= 0 && iw < g.W) dxrow[iw] += in[ow];
-          }
+        const PhaseRun& run = runs[kw];
+        for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+          const int64_t ih = oh * S - g.pad + kh;
+          float* __restrict dst = rows + (ih * S + run.phase) * ph.PW + run.shift;
+          const float* __restrict src = row + oh * OW;
+          for (int64_t ow = run.lo; ow < run.hi; ++ow) dst[ow] += src[ow];
         }
       }
     }
+    merge_phases(rows, g, ph, dx + c * g.H * g.W);
   }
 }
 
-namespace {
+namespace conv_detail {
 
-constexpr int64_t kChunk = 4;  // samples per weight-gradient partial sum
-
-int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
-
-// Sum of n floats in 8 independent lanes, added up in a fixed order at the end: one
-// running sum is a chain of dependent additions (4 cycles each), 8 lanes are a vector.
 float lane_sum(const float* p, int64_t n) {
   float lane[8] = {};
   int64_t i = 0;
@@ -251,16 +296,8 @@ float lane_sum(const float* p, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-// One sample: columns, product, then bias and the fused layers while the output is in
-// cache. full: OC×L scratch for the pooled case.
-void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, Fuse fuse,
-                    float* col, float* full, float* y, int32_t* argmax) {
-  const int64_t L = g.L(), K = g.K();
-  float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
-  if (!direct_conv_forward(x, w, g, out)) {
-    im2col(x, g, col, L);
-    gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, out, L);
-  }
+void bias_and_fused(const float* b, const ConvGeometry& g, Fuse fuse, float* out, float* y, int32_t* argmax) {
+  const int64_t L = g.L();
   const bool relu = fuse != Fuse::None;
   if (b || relu)
     for (int64_t oc = 0; oc < g.OC; ++oc) {
@@ -274,19 +311,52 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
       else
         for (int64_t l = 0; l < L; ++l) o[l] += bias;
     }
-  if (fuse == Fuse::ReluMaxPool2) maxpool2x2_planes(full, g.OC, g.OH(), g.OW(), y, argmax);
+  if (fuse == Fuse::ReluMaxPool2) maxpool2x2_planes(out, g.OC, g.OH(), g.OW(), y, argmax);
+}
+
+}  // namespace conv_detail
+
+namespace {
+
+using conv_detail::kChunk;
+using conv_detail::lane_sum;
+
+int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
+
+// One sample: columns, product, then bias and the fused layers while the output is in
+// cache. full: OC×L scratch for the pooled case.
+void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, Fuse fuse,
+                    float* col, float* full, float* y, int32_t* argmax) {
+  const int64_t L = g.L(), K = g.K();
+  float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
+  if (!direct_conv_forward(x, w, g, out)) {
+    im2col(x, g, col, L);
+    gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, out, L);
+  }
+  conv_detail::bias_and_fused(b, g, fuse, out, y, argmax);
+}
+
+std::atomic<ConvAlgorithm> algorithm{ConvAlgorithm::Auto};
+
+bool winograd(const ConvGeometry& g) {
+  return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && winograd_applies(g);
 }
 
 }  // namespace
 
+void set_conv_algorithm(ConvAlgorithm a) { algorithm.store(a, std::memory_order_relaxed); }
+ConvAlgorithm conv_algorithm() { return algorithm.load(std::memory_order_relaxed); }
+
 int64_t conv2d_output_size(const ConvGeometry& g, Fuse fuse) { return g.OC * fused_plane_size(fuse, g.OH(), g.OW()); }
 
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
+  if (winograd(g)) return winograd_forward_scratch(g, threads, fuse);
   return static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0));
 }
 
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
                     int64_t N, float* scratch, float* y, Fuse fuse, int32_t* argmax) {
+  if (winograd(g)) return winograd_forward(x, w, b, g, N, scratch, y, fuse, argmax);
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t per_thread = conv2d_forward_scratch(g, 1, fuse);
   if (N == 1) {
@@ -307,12 +377,14 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
 }
 
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+  if (winograd(g)) return winograd_backward_scratch(g, N, threads);
   return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
 }
 
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
                      float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
                      const int32_t* argmax) {
+  if (winograd(g)) return winograd_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N);
   float* part_dw = scratch;                     // n_chunks × OC×K

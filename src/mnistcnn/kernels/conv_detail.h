@@ -1,0 +1,116 @@
+// Pieces the convolution's two product paths share (kernels/conv.cpp: columns and gemm;
+// kernels/conv_winograd.cpp: Winograd). Not part of the library's interface.
+#pragma once
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "mnistcnn/kernels/conv.h"
+
+namespace mnistcnn::kernels::conv_detail {
+
+// Rows of the columns are a few dozen floats, where memcpy/memset calls cost more than
+// the copying; full vectors and one masked (AVX-512) or overlapping (AVX2) vector do a row.
+inline void copy_row(const float* src, float* dst, int64_t n) {
+#if defined(__AVX512F__)
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+  if (i < n) {
+    const auto m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+  }
+#elif defined(__AVX2__)
+  // AVX2's masked stores are slow on some CPUs: the tail is one more full vector ending at
+  // the row's end, overlapping what is already copied; rows under 8 go one by one.
+  if (n < 8) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (int64_t i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  _mm256_storeu_ps(dst + n - 8, _mm256_loadu_ps(src + n - 8));
+#else
+  std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(n));
+#endif
+}
+inline void zero_row(float* dst, int64_t n) {
+#if defined(__AVX512F__)
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+  if (i < n) _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), _mm512_setzero_ps());
+#elif defined(__AVX2__)
+  if (n < 8) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+    return;
+  }
+  for (int64_t i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_setzero_ps());
+  _mm256_storeu_ps(dst + n - 8, _mm256_setzero_ps());
+#else
+  std::memset(dst, 0, sizeof(float) * static_cast<size_t>(n));
+#endif
+}
+
+#if defined(__AVX2__)
+// Register-level pieces for gathers and scatters of short rows (Winograd's tiles, strided
+// columns). They read rows with masked loads and write whole vectors or a tail through a
+// temporary, so that no vector load reads what was just stored at another offset (a
+// failed store-to-load forward stalls for longer than the arithmetic here takes).
+
+// Lanes i with lo <= i < hi set.
+inline __m256i lanes_between(int64_t lo, int64_t hi) {
+  const __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i above_lo = _mm256_cmpgt_epi32(i, _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, -1, 8)) - 1));
+  const __m256i below_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, -1, 8))), i);
+  return _mm256_and_si256(above_lo, below_hi);
+}
+
+// p[i] for lanes i < n, zero in the others, reading nothing past p[n - 1].
+inline __m256 load_first(const float* p, int64_t n) {
+  if (n >= 8) return _mm256_loadu_ps(p);
+  if (n <= 0) return _mm256_setzero_ps();
+  return _mm256_maskload_ps(p, lanes_between(0, n));
+}
+
+// p[i] = v[i] for i < n.
+inline void store_first(float* p, __m256 v, int64_t n) {
+  if (n >= 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  alignas(32) float tmp[8];
+  _mm256_store_ps(tmp, v);
+  for (int64_t i = 0; i < n; ++i) p[i] = tmp[i];
+}
+
+// Even and odd elements of the 16 floats a, b.
+inline void split16(__m256 a, __m256 b, __m256& even, __m256& odd) {
+  // per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pieces put in order
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+// 16 floats e0 o0 e1 o1 ... from the even and odd halves.
+inline void merge16(__m256 e, __m256 o, __m256& first, __m256& second) {
+  const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);  // [e0 o0 e1 o1 | e4 o4 e5 o5], ...
+  first = _mm256_permute2f128_ps(lo, hi, 0x20);
+  second = _mm256_permute2f128_ps(lo, hi, 0x31);
+}
+#endif
+
+// Samples per weight-gradient partial sum: partials are summed in chunk order, so the
+// result does not depend on the thread count.
+constexpr int64_t kChunk = 4;
+
+// Sum of n floats in 8 independent lanes, added up in a fixed order at the end: one
+// running sum is a chain of dependent additions (4 cycles each), 8 lanes are a vector.
+float lane_sum(const float* p, int64_t n);
+
+// One sample's output out (OC×OH×OW, without bias) gets the bias (b may be null) and the
+// fused layers: in place for None and Relu (y == out), pooled from out into y for
+// ReluMaxPool2, with its argmax.
+void bias_and_fused(const float* b, const ConvGeometry& g, Fuse fuse, float* out, float* y, int32_t* argmax);
+
+}  // namespace mnistcnn::kernels::conv_detail

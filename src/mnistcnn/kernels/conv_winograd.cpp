@@ -1,0 +1,589 @@
+#include "mnistcnn/kernels/conv_winograd.h"
+
+#include <omp.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+
+#include "mnistcnn/kernels/conv_detail.h"
+#include "mnistcnn/kernels/gemm.h"
+
+// Matrices (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
+//   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   input tile d (4×4):  V = Bᵀ d B
+//   G  = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]            filter g (3×3):      U = G g Gᵀ
+//   Aᵀ = [1 1 1 0; 0 1 -1 -1]                      output (2×2):        Y = Aᵀ (U ⊙ V) A
+// Transformed values are stored as 16 matrices, element ξ = 4a + k of every tile: V as
+// 16 × C × P and the products as 16 × OC × P, where P counts the tiles of a chunk of
+// samples (sample-major, then tile rows, then tile columns), so that the loops over tile
+// columns read and write contiguous floats.
+
+namespace mnistcnn::kernels {
+
+namespace {
+
+#if defined(__AVX2__)
+using conv_detail::load_first;
+using conv_detail::lanes_between;
+using conv_detail::merge16;
+using conv_detail::split16;
+using conv_detail::store_first;
+#endif
+
+// Tiles per chunk of samples (a chunk is at least one sample): enough columns for the 16
+// products to run near the gemm's rate, few enough that the transformed chunk stays near
+// the core's cache. Measured with mnistcnn_bench_kernels (docs/BENCHMARKS.md); the
+// backward's chunks are also its weight-gradient partial sums, fixed by the geometry
+// alone so that the result does not depend on the thread count.
+constexpr int64_t kForwardTiles = 72;
+constexpr int64_t kBackwardTiles = 144;
+constexpr int64_t kXi = 16;  // transformed values per tile
+
+struct Tiles {
+  int64_t TH, TW;  // 2×2 output blocks per column and per row
+  int64_t count() const { return TH * TW; }
+  // Tile (i, j) covers rows 2i..2i+3 and columns 2j..2j+3 of the zero-bordered plane.
+  // Its value at (a, b) is kept in plane (b, a % 2) at (i + a / 2)·TW + j, where plane
+  // (b, e) holds the bordered plane's rows of parity e, column 2j + b at j: so for one
+  // (a, b) all tiles' values are count() consecutive floats, and transforms run across
+  // them in vector lanes without copying tiles out. Plane (b, e) starts 2b + e planes in.
+  // Planes and rows of values have 8 floats of slack: a row of TW is written in whole
+  // vectors, the spill landing on the next row (written later) or the slack.
+  int64_t plane() const { return (TH + 1) * TW + 8; }
+  int64_t row() const { return count() + 8; }
+  int64_t half8() const { return (TW + 8) & ~int64_t{7}; }  // TW + 1 rounded up to whole vectors
+  int64_t line() const { return 2 * half8() + 2 * (half8() + 8); }  // a bordered row, its even and odd halves
+  int64_t work() const { return 8 * plane() + 16 * row() + line(); }
+};
+
+Tiles tiles_of(const ConvGeometry& g) { return {(g.OH() + 1) / 2, (g.OW() + 1) / 2}; }
+
+int64_t chunk_of(const ConvGeometry& g, int64_t target) {
+  return std::max<int64_t>(1, target / tiles_of(g).count());
+}
+
+// even[j] = src[2j], odd[j] = src[2j + 1] for j < n. With AVX2 it reads 2·r and writes
+// r floats of each, r = n rounded up to a multiple of 8.
+inline void deinterleave(const float* src, int64_t n, float* even, float* odd) {
+#if defined(__AVX2__)
+  for (int64_t j = 0; j < n; j += 8) {
+    const __m256 a = _mm256_loadu_ps(src + 2 * j), b = _mm256_loadu_ps(src + 2 * j + 8);
+    // Per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pieces put in order.
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(even + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+    _mm256_storeu_ps(odd + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+  }
+#else
+  for (int64_t j = 0; j < n; ++j) {
+    even[j] = src[2 * j];
+    odd[j] = src[2 * j + 1];
+  }
+#endif
+}
+
+// dst[2j] = even[j], dst[2j + 1] = odd[j] for j < n. With AVX2 it reads r floats of each
+// and writes 2·r, r = n rounded up to a multiple of 8.
+inline void interleave(const float* even, const float* odd, int64_t n, float* dst) {
+#if defined(__AVX2__)
+  for (int64_t j = 0; j < n; j += 8) {
+    const __m256 e = _mm256_loadu_ps(even + j), o = _mm256_loadu_ps(odd + j);
+    const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);  // [e0 o0 e1 o1 | e4 o4 e5 o5], ...
+    _mm256_storeu_ps(dst + 2 * j, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(dst + 2 * j + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+  }
+#else
+  for (int64_t j = 0; j < n; ++j) {
+    dst[2 * j] = even[j];
+    dst[2 * j + 1] = odd[j];
+  }
+#endif
+}
+
+// Copies TW floats (with AVX2 whole vectors: up to 7 more, into slack).
+inline void copy_tiles_row(const float* src, float* dst, int64_t TW) {
+#if defined(__AVX2__)
+  for (int64_t k = 0; k < TW; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
+#else
+  for (int64_t k = 0; k < TW; ++k) dst[k] = src[k];
+#endif
+}
+
+
+// The 8 planes of xc (H×W) with `pad` zeros before it and zeros after.
+void split_plane(const float* xc, const ConvGeometry& g, const Tiles& t, float* planes, float* line) {
+  const int64_t TW = t.TW, ps = t.plane(), width = 2 * t.half8();
+  float* even = line + width;
+  float* odd = even + t.half8() + 8;
+  for (int64_t r = 0; r < 2 * t.TH + 2; ++r) {
+    const int64_t ih = r - g.pad;
+    float* p0 = planes + (r % 2) * ps + (r / 2) * TW;  // plane (b, r % 2) is p0 + 2b planes
+    if (ih < 0 || ih >= g.H) {
+      for (int b = 0; b < 4; ++b) conv_detail::zero_row(p0 + 2 * b * ps, TW);
+      continue;
+    }
+#if defined(__AVX2__)
+    if (g.pad == 0) {  // plane (b, e) column j is row[2j + b]: straight from the row
+      const float* row = xc + ih * g.W;
+      for (int64_t k = 0; k < TW; k += 8)
+        for (int b = 0; b < 4; b += 2) {
+          const int64_t q = 2 * k + b;
+          __m256 e, o;
+          split16(load_first(row + q, g.W - q), load_first(row + q + 8, g.W - q - 8), e, o);
+          _mm256_storeu_ps(p0 + 2 * b * ps + k, e);
+          _mm256_storeu_ps(p0 + 2 * (b + 1) * ps + k, o);
+        }
+      continue;
+    }
+#endif
+    conv_detail::zero_row(line, width);
+    conv_detail::copy_row(xc + ih * g.W, line + g.pad, g.W);
+    deinterleave(line, TW + 1, even, odd);
+    copy_tiles_row(even, p0, TW);
+    copy_tiles_row(odd, p0 + 2 * ps, TW);
+    copy_tiles_row(even + 1, p0 + 4 * ps, TW);
+    copy_tiles_row(odd + 1, p0 + 6 * ps, TW);
+  }
+}
+
+// U (16 × OC × C) from w (OC × C × 3 × 3), 8 filters at a time: their 72 weights are
+// transposed into 9 rows of 8, so that the arithmetic and the 16 stores run in vector
+// lanes (one filter at a time, the 16 stores went to 16 places 8 KB apart).
+void transform_filters(const float* w, const ConvGeometry& g, float* U) {
+  const int64_t OCC = g.OC * g.C;
+  for (int64_t i0 = 0; i0 < OCC; i0 += 8) {
+    const int64_t n = std::min<int64_t>(8, OCC - i0);
+    float f[9][8] = {};
+    for (int64_t l = 0; l < n; ++l)
+      for (int k = 0; k < 9; ++k) f[k][l] = w[(i0 + l) * 9 + k];
+    float u[16][8];
+    for (int l = 0; l < 8; ++l) {
+      float h[4][3];  // G g
+      for (int q = 0; q < 3; ++q) {
+        h[0][q] = f[q][l];
+        h[1][q] = 0.5f * (f[q][l] + f[3 + q][l] + f[6 + q][l]);
+        h[2][q] = 0.5f * (f[q][l] - f[3 + q][l] + f[6 + q][l]);
+        h[3][q] = f[6 + q][l];
+      }
+      for (int a = 0; a < 4; ++a) {  // (G g) Gᵀ
+        u[4 * a + 0][l] = h[a][0];
+        u[4 * a + 1][l] = 0.5f * (h[a][0] + h[a][1] + h[a][2]);
+        u[4 * a + 2][l] = 0.5f * (h[a][0] - h[a][1] + h[a][2]);
+        u[4 * a + 3][l] = h[a][2];
+      }
+    }
+    for (int xi = 0; xi < 16; ++xi)
+      for (int64_t l = 0; l < n; ++l) U[xi * OCC + i0 + l] = u[xi][l];
+  }
+}
+
+// dw (OC × C × 3 × 3) += Gᵀ dU G, from dU (16 × OC × C), 8 filters at a time as
+// transform_filters.
+void filter_gradient(const float* dU, const ConvGeometry& g, float* dw) {
+  const int64_t OCC = g.OC * g.C;
+  for (int64_t i0 = 0; i0 < OCC; i0 += 8) {
+    const int64_t n = std::min<int64_t>(8, OCC - i0);
+    float u[16][8] = {};
+    for (int xi = 0; xi < 16; ++xi)
+      for (int64_t l = 0; l < n; ++l) u[xi][l] = dU[xi * OCC + i0 + l];
+    float f[9][8];
+    for (int l = 0; l < 8; ++l) {
+      float h[4][3];  // dU G
+      for (int a = 0; a < 4; ++a) {
+        const float u0 = u[4 * a + 0][l], u1 = u[4 * a + 1][l], u2 = u[4 * a + 2][l], u3 = u[4 * a + 3][l];
+        h[a][0] = u0 + 0.5f * (u1 + u2);
+        h[a][1] = 0.5f * (u1 - u2);
+        h[a][2] = 0.5f * (u1 + u2) + u3;
+      }
+      for (int q = 0; q < 3; ++q) {  // Gᵀ (dU G)
+        f[q][l] = h[0][q] + 0.5f * (h[1][q] + h[2][q]);
+        f[3 + q][l] = 0.5f * (h[1][q] - h[2][q]);
+        f[6 + q][l] = 0.5f * (h[1][q] + h[2][q]) + h[3][q];
+      }
+    }
+    for (int64_t l = 0; l < n; ++l)
+      for (int k = 0; k < 9; ++k) dw[(i0 + l) * 9 + k] += f[k][l];
+  }
+}
+
+// The four transforms work on 16 rows of n values, one value per tile (row ξ = 4a + k at
+// in[ξ · in_ld], out[ξ · out_ld]): every operation is the same for all tiles, so each loop
+// runs across the tiles in vector lanes. Tiles are gathered into rows and scattered from
+// them separately.
+
+// out = Bᵀ d B for the tiles' 4×4 inputs d (value (a, b) of every tile at in[4a + b]).
+void input_rows(const float* const* in, float* __restrict out, int64_t out_ld, int64_t n) {
+  const float* __restrict in0 = in[0];
+  const float* __restrict in1 = in[1];
+  const float* __restrict in2 = in[2];
+  const float* __restrict in3 = in[3];
+  const float* __restrict in4 = in[4];
+  const float* __restrict in5 = in[5];
+  const float* __restrict in6 = in[6];
+  const float* __restrict in7 = in[7];
+  const float* __restrict in8 = in[8];
+  const float* __restrict in9 = in[9];
+  const float* __restrict in10 = in[10];
+  const float* __restrict in11 = in[11];
+  const float* __restrict in12 = in[12];
+  const float* __restrict in13 = in[13];
+  const float* __restrict in14 = in[14];
+  const float* __restrict in15 = in[15];
+#pragma omp simd
+  for (int64_t p = 0; p < n; ++p) {
+    const float d[4][4] = {{in0[p], in1[p], in2[p], in3[p]},
+                           {in4[p], in5[p], in6[p], in7[p]},
+                           {in8[p], in9[p], in10[p], in11[p]},
+                           {in12[p], in13[p], in14[p], in15[p]}};
+    float r[4][4];  // each row of d times B
+    for (int a = 0; a < 4; ++a) {
+      const float d0 = d[a][0], d1 = d[a][1], d2 = d[a][2], d3 = d[a][3];
+      r[a][0] = d0 - d2;
+      r[a][1] = d1 + d2;
+      r[a][2] = d2 - d1;
+      r[a][3] = d1 - d3;
+    }
+    for (int k = 0; k < 4; ++k) {  // Bᵀ on the columns
+      out[(0 + k) * out_ld + p] = r[0][k] - r[2][k];
+      out[(4 + k) * out_ld + p] = r[1][k] + r[2][k];
+      out[(8 + k) * out_ld + p] = r[2][k] - r[1][k];
+      out[(12 + k) * out_ld + p] = r[1][k] - r[3][k];
+    }
+  }
+}
+
+// out (4 rows: the 2×2 block, r·2 + q) = Aᵀ m A for the tiles' 4×4 products m.
+void output_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
+#pragma omp simd
+  for (int64_t p = 0; p < n; ++p) {
+    float s[2][4];  // Aᵀ on the rows
+    for (int k = 0; k < 4; ++k) {
+      const float m0 = in[(0 + k) * in_ld + p], m1 = in[(4 + k) * in_ld + p];
+      const float m2 = in[(8 + k) * in_ld + p], m3 = in[(12 + k) * in_ld + p];
+      s[0][k] = m0 + m1 + m2;
+      s[1][k] = m1 - m2 - m3;
+    }
+    for (int r = 0; r < 2; ++r) {  // then A on the columns
+      out[(2 * r + 0) * out_ld + p] = s[r][0] + s[r][1] + s[r][2];
+      out[(2 * r + 1) * out_ld + p] = s[r][1] - s[r][2] - s[r][3];
+    }
+  }
+}
+
+// out = A e Aᵀ for the tiles' 2×2 output gradients e (4 rows, r·2 + q).
+void output_grad_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
+#pragma omp simd
+  for (int64_t p = 0; p < n; ++p) {
+    float u[2][4];  // A on the columns of each row
+    for (int r = 0; r < 2; ++r) {
+      const float e0 = in[(2 * r) * in_ld + p], e1 = in[(2 * r + 1) * in_ld + p];
+      u[r][0] = e0;
+      u[r][1] = e0 + e1;
+      u[r][2] = e0 - e1;
+      u[r][3] = -e1;
+    }
+    for (int k = 0; k < 4; ++k) {  // then on the rows
+      out[(0 + k) * out_ld + p] = u[0][k];
+      out[(4 + k) * out_ld + p] = u[0][k] + u[1][k];
+      out[(8 + k) * out_ld + p] = u[0][k] - u[1][k];
+      out[(12 + k) * out_ld + p] = -u[1][k];
+    }
+  }
+}
+
+// out = B v Bᵀ for the tiles' 4×4 transformed input gradients v.
+void input_grad_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
+#pragma omp simd
+  for (int64_t p = 0; p < n; ++p) {
+    float h[4][4];  // each row of v times Bᵀ
+    for (int a = 0; a < 4; ++a) {
+      const float v0 = in[(4 * a + 0) * in_ld + p], v1 = in[(4 * a + 1) * in_ld + p];
+      const float v2 = in[(4 * a + 2) * in_ld + p], v3 = in[(4 * a + 3) * in_ld + p];
+      h[a][0] = v0;
+      h[a][1] = v1 - v2 + v3;
+      h[a][2] = v1 + v2 - v0;
+      h[a][3] = -v3;
+    }
+    for (int q = 0; q < 4; ++q) {  // then B on the columns
+      out[(0 + q) * out_ld + p] = h[0][q];
+      out[(4 + q) * out_ld + p] = h[1][q] - h[2][q] + h[3][q];
+      out[(8 + q) * out_ld + p] = h[1][q] + h[2][q] - h[0][q];
+      out[(12 + q) * out_ld + p] = -h[3][q];
+    }
+  }
+}
+
+// One sample x (C×H×W) into columns [col0, col0 + tiles) of V (16 × C × P).
+void transform_input(const float* x, const ConvGeometry& g, const Tiles& t, int64_t P, int64_t col0, float* V,
+                     float* work) {
+  const int64_t ps = t.plane(), TW = t.TW;
+  const float* d[16];  // value (a, b) of every tile: plane (b, a % 2), a / 2 rows on
+  for (int a = 0; a < 4; ++a)
+    for (int b = 0; b < 4; ++b) d[4 * a + b] = work + (2 * b + a % 2) * ps + (a / 2) * TW;
+  float* line = work + 8 * ps + 16 * t.row();
+  for (int64_t c = 0; c < g.C; ++c) {
+    split_plane(x + c * g.H * g.W, g, t, work, line);
+    input_rows(d, V + c * P + col0, g.C * P, t.count());
+  }
+}
+
+// One sample's output out (OC×OH×OW) from columns [col0, col0 + tiles) of the products
+// M (16 × OC × P), the blocks past an odd edge dropped.
+void transform_output(const float* M, const ConvGeometry& g, const Tiles& t, int64_t P, int64_t col0, float* out,
+                      float* work) {
+  const int64_t TW = t.TW, rs = t.row(), OH = g.OH(), OW = g.OW();
+  float* blk = work + 8 * t.plane();  // 4 rows: each tile's 2×2 outputs
+  for (int64_t oc = 0; oc < g.OC; ++oc) {
+    output_rows(M + oc * P + col0, g.OC * P, blk, rs, t.count());
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const float* b0 = blk + (2 * (oh % 2)) * rs + (oh / 2) * TW;
+      float* row = out + (oc * OH + oh) * OW;
+#if defined(__AVX2__)
+      for (int64_t k = 0; k < TW; k += 8) {
+        __m256 first, second;
+        merge16(_mm256_loadu_ps(b0 + k), _mm256_loadu_ps(b0 + rs + k), first, second);
+        store_first(row + 2 * k, first, OW - 2 * k);
+        store_first(row + 2 * k + 8, second, OW - 2 * k - 8);
+      }
+#else
+      float* line = blk + 16 * rs;
+      interleave(b0, b0 + rs, TW, line);
+      conv_detail::copy_row(line, row, OW);
+#endif
+    }
+  }
+}
+
+// One sample's output gradient dy (OC×OH×OW) into columns [col0, col0 + tiles) of
+// dM (16 × OC × P), zero past an odd edge.
+void transform_output_grad(const float* dy, const ConvGeometry& g, const Tiles& t, int64_t P, int64_t col0,
+                           float* dM, float* work) {
+  const int64_t TW = t.TW, rs = t.row(), OH = g.OH(), OW = g.OW();
+  float* blk = work + 8 * t.plane();  // 4 rows: each tile's 2×2 gradient
+  for (int64_t oc = 0; oc < g.OC; ++oc) {
+    for (int64_t i = 0; i < t.TH; ++i)
+      for (int r = 0; r < 2; ++r) {
+        float* b0 = blk + (2 * r) * rs + i * TW;
+        if (2 * i + r >= OH) {
+          conv_detail::zero_row(b0, TW);
+          conv_detail::zero_row(b0 + rs, TW);
+          continue;
+        }
+        const float* row = dy + (oc * OH + 2 * i + r) * OW;
+#if defined(__AVX2__)
+        for (int64_t k = 0; k < TW; k += 8) {
+          __m256 e, o;
+          split16(load_first(row + 2 * k, OW - 2 * k), load_first(row + 2 * k + 8, OW - 2 * k - 8), e, o);
+          _mm256_storeu_ps(b0 + k, e);
+          _mm256_storeu_ps(b0 + rs + k, o);
+        }
+#else
+        float* line = blk + 16 * rs;
+        conv_detail::zero_row(line, 2 * t.half8());
+        conv_detail::copy_row(row, line, OW);
+        deinterleave(line, TW, b0, b0 + rs);
+#endif
+      }
+    output_grad_rows(blk, rs, dM + oc * P + col0, g.OC * P, t.count());
+  }
+}
+
+// One sample's input gradient dx (C×H×W, overwritten) from columns [col0, col0 + tiles)
+// of dV (16 × C × P): the tiles' 4×4 gradients added up where they overlap, first into
+// the 8 planes (the transpose of the forward's reads), then from the planes onto dx.
+void transform_input_grad(const float* dV, const ConvGeometry& g, const Tiles& t, int64_t P, int64_t col0,
+                          float* dx, float* work) {
+  const int64_t ps = t.plane(), rs = t.row(), TW = t.TW, n = t.count(), h8 = t.half8();
+  float* d = work + 8 * ps;  // 16 rows: the tiles' input gradients
+  float* line = d + 16 * rs;
+  float* even = line + 2 * h8;
+  float* odd = even + h8 + 8;
+  for (int64_t k = TW + 1; k < h8; ++k) even[k] = odd[k] = 0.0f;
+  for (int64_t c = 0; c < g.C; ++c) {
+    input_grad_rows(dV + c * P + col0, g.C * P, d, rs, n);
+    for (int b = 0; b < 4; ++b)
+      for (int e = 0; e < 2; ++e) {  // plane (b, e) gets a = e at offset 0 and a = e + 2 one row on
+        float* __restrict dst = work + (2 * b + e) * ps;
+        const float* __restrict lo = d + (4 * e + b) * rs;
+        const float* __restrict hi = d + (4 * (e + 2) + b) * rs;
+        for (int64_t p = 0; p < TW; ++p) dst[p] = lo[p];
+        for (int64_t p = TW; p < n; ++p) dst[p] = lo[p] + hi[p - TW];
+        for (int64_t p = n; p < n + TW; ++p) dst[p] = hi[p - TW];
+      }
+    // Bordered column 2m + b (b = 0, 1) is column b of tile m and b + 2 of tile m - 1.
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      const int64_t r = ih + g.pad;
+      const float* p0 = work + (r % 2) * ps + (r / 2) * TW;  // plane (b, r % 2) is p0 + 2b planes
+      float* out = dx + (c * g.H + ih) * g.W;
+#if defined(__AVX2__)
+      if (g.pad == 0) {
+        for (int64_t k = 0; k <= TW; k += 8) {  // lanes m = k..k+7: m < TW of tile m, 1 <= m <= TW of tile m - 1
+          const __m256i prev = lanes_between(1 - k, TW + 1 - k);
+          const __m256 e = _mm256_add_ps(load_first(p0 + k, TW - k), _mm256_maskload_ps(p0 + 4 * ps + k - 1, prev));
+          const __m256 o = _mm256_add_ps(load_first(p0 + 2 * ps + k, TW - k), _mm256_maskload_ps(p0 + 6 * ps + k - 1, prev));
+          __m256 first, second;
+          merge16(e, o, first, second);
+          store_first(out + 2 * k, first, g.W - 2 * k);
+          store_first(out + 2 * k + 8, second, g.W - 2 * k - 8);
+        }
+        continue;
+      }
+#endif
+      even[0] = p0[0];
+      odd[0] = p0[2 * ps];
+      for (int64_t m = 1; m < TW; ++m) {
+        even[m] = p0[m] + p0[4 * ps + m - 1];
+        odd[m] = p0[2 * ps + m] + p0[6 * ps + m - 1];
+      }
+      even[TW] = p0[4 * ps + TW - 1];
+      odd[TW] = p0[6 * ps + TW - 1];
+      interleave(even, odd, TW + 1, line);
+      conv_detail::copy_row(line + g.pad, out, g.W);
+    }
+  }
+}
+
+int64_t chunks(int64_t N, int64_t chunk) { return (N + chunk - 1) / chunk; }
+
+// Floats one thread works in: V, the products or output gradient, the input gradient's
+// dV (backward only), and the bordered planes.
+int64_t per_thread(const ConvGeometry& g, bool backward, Fuse fuse) {
+  const Tiles t = tiles_of(g);
+  const int64_t P = chunk_of(g, backward ? kBackwardTiles : kForwardTiles) * t.count();
+  return kXi * g.C * P + kXi * g.OC * P + (backward ? kXi * g.C * P : 0) +
+         (backward || fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0) + t.work();
+}
+
+}  // namespace
+
+bool winograd_applies(const ConvGeometry& g) {
+  return g.KH == 3 && g.KW == 3 && g.stride == 1 && g.C >= 16 && g.OC >= 16 && g.OH() >= 1 && g.OW() >= 1;
+}
+
+int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
+  return kXi * g.OC * g.C + static_cast<int64_t>(threads) * per_thread(g, false, fuse);
+}
+
+void winograd_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t N,
+                      float* scratch, float* y, Fuse fuse, int32_t* argmax) {
+  const Tiles t = tiles_of(g);
+  const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse), nt = t.count();
+  const int64_t thread_size = per_thread(g, false, fuse), per_chunk = chunk_of(g, kForwardTiles);
+  float* U = scratch;
+  transform_filters(w, g, U);
+  auto run_chunk = [&](int64_t chunk, float* mine) {
+    const int64_t n0 = chunk * per_chunk, count = std::min(per_chunk, N - n0), P = count * nt;
+    float* V = mine;
+    float* M = V + kXi * g.C * P;
+    float* full = M + kXi * g.OC * P;
+    float* work = full + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0);
+    for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, P, s * nt, V, work);
+    for (int64_t xi = 0; xi < kXi; ++xi)
+      gemm(false, false, g.OC, P, g.C, 1.0f, U + xi * g.OC * g.C, g.C, V + xi * g.C * P, P, 0.0f,
+           M + xi * g.OC * P, P);
+    for (int64_t s = 0; s < count; ++s) {
+      float* ys = y + (n0 + s) * out_size;
+      float* out = fuse == Fuse::ReluMaxPool2 ? full : ys;
+      transform_output(M, g, t, P, s * nt, out, work);
+      conv_detail::bias_and_fused(b, g, fuse, out, ys, argmax ? argmax + (n0 + s) * out_size : nullptr);
+    }
+  };
+  const int64_t n_chunks = chunks(N, per_chunk);
+  float* threads_scratch = scratch + kXi * g.OC * g.C;
+  if (n_chunks == 1) {  // as the column path's single sample: the gemms share out the threads
+    run_chunk(0, threads_scratch);
+    return;
+  }
+#pragma omp parallel
+  {
+    float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c) run_chunk(c, mine);
+  }
+}
+
+int64_t winograd_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+  return chunks(N, chunk_of(g, kBackwardTiles)) * (kXi * g.OC * g.C + g.OC) + kXi * g.OC * g.C +
+         static_cast<int64_t>(threads) * per_thread(g, true, Fuse::None);
+}
+
+void winograd_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
+                       float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
+                       const int32_t* argmax) {
+  const Tiles t = tiles_of(g);
+  const int64_t OC = g.OC, C = g.C, L = g.L(), nt = t.count(), OCC = OC * C;
+  const int64_t in_size = C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
+  const int64_t per_chunk = chunk_of(g, kBackwardTiles), n_chunks = chunks(N, per_chunk);
+  const int64_t thread_size = per_thread(g, true, Fuse::None);
+  float* part_dU = scratch;                   // n_chunks × 16 × OC × C
+  float* part_db = part_dU + n_chunks * kXi * OCC;  // n_chunks × OC
+  float* U = part_db + n_chunks * OC;
+  float* threads_scratch = U + kXi * OCC;
+  if (dx) transform_filters(w, g, U);
+#pragma omp parallel
+  {
+    float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int64_t n0 = c * per_chunk, count = std::min(per_chunk, N - n0), P = count * nt;
+      float* V = mine;
+      float* dM = V + kXi * C * P;
+      float* dV = dM + kXi * OC * P;
+      float* unfused = dV + kXi * C * P;
+      float* work = unfused + OC * L;
+      float* pdb = part_db + c * OC;
+      for (int64_t s = 0; s < count; ++s) {
+        const float* dyn = dy + (n0 + s) * out_size;
+        if (fuse != Fuse::None) {
+          fused_backward_planes(fuse, dyn, y + (n0 + s) * out_size, argmax ? argmax + (n0 + s) * out_size : nullptr,
+                                OC, g.OH(), g.OW(), unfused);
+          dyn = unfused;
+        }
+        transform_output_grad(dyn, g, t, P, s * nt, dM, work);
+        if (db)
+          for (int64_t oc = 0; oc < OC; ++oc) {
+            const float sum = conv_detail::lane_sum(dyn + oc * L, L);
+            pdb[oc] = s == 0 ? sum : pdb[oc] + sum;
+          }
+      }
+      if (dw) {  // dU (OC×C) = dM (OC×P) · Vᵀ (P×C) for each of the 16
+        for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, P, s * nt, V, work);
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          gemm(false, true, OC, C, P, 1.0f, dM + xi * OC * P, P, V + xi * C * P, P, 0.0f,
+               part_dU + (c * kXi + xi) * OCC, C);
+      }
+      if (dx) {  // dV (C×P) = Uᵀ (C×OC) · dM (OC×P) for each of the 16
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          gemm(true, false, C, P, OC, 1.0f, U + xi * OCC, C, dM + xi * OC * P, P, 0.0f, dV + xi * C * P, P);
+        for (int64_t s = 0; s < count; ++s) transform_input_grad(dV, g, t, P, s * nt, dx + (n0 + s) * in_size, work);
+      }
+    }
+    // Chunk partials summed in chunk order (into the first chunk's), then one transform.
+    if (dw) {
+      // In blocks across the elements, so that the additions run in vector lanes.
+      constexpr int64_t kBlock = 512;
+#pragma omp for schedule(static)
+      for (int64_t i0 = 0; i0 < kXi * OCC; i0 += kBlock) {
+        const int64_t n = std::min(kBlock, kXi * OCC - i0);
+        float* __restrict sum = part_dU + i0;
+        for (int64_t c = 1; c < n_chunks; ++c) {
+          const float* __restrict part = part_dU + c * kXi * OCC + i0;
+          for (int64_t i = 0; i < n; ++i) sum[i] += part[i];
+        }
+      }
+#pragma omp single
+      filter_gradient(part_dU, g, dw);
+    }
+    if (db) {
+#pragma omp single
+      for (int64_t oc = 0; oc < OC; ++oc) {
+        float sum = 0.0f;
+        for (int64_t c = 0; c < n_chunks; ++c) sum += part_db[c * OC + oc];
+        db[oc] += sum;
+      }
+    }
+  }
+}
+
+}  // namespace mnistcnn::kernels
