@@ -134,9 +134,14 @@ BENCHMARK(BM_SameConvBackward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 
 // A preset network's forward pass (inference, as `predict` and `serve` run it) on N
 // images with the current thread count; N = 1 is the single-image latency. Checked
-// against the Eval-mode forward that training uses.
-void network_bench(benchmark::State& state, const char* preset) {
+// against the Eval-mode forward that training uses. With `choice`, range(1) = 1 forces
+// columns for its 3x3 layers, as conv_bench.
+void network_bench(benchmark::State& state, const char* preset, bool choice = false) {
   const int64_t N = state.range(0);
+  const bool columns = choice && state.range(1) == 1;
+  mnistcnn::kernels::set_conv_algorithm(columns ? mnistcnn::kernels::ConvAlgorithm::Columns
+                                                : mnistcnn::kernels::ConvAlgorithm::Auto);
+  state.SetLabel(columns ? "columns" : "auto");
   mnistcnn::nn::Sequential net = mnistcnn::nn::Sequential::from_spec(mnistcnn::train::find_preset(preset)->spec);
   net.init(mnistcnn::nn::Init::Torch, 1);
   mnistcnn::Tensor x({N, 1, 28, 28});
@@ -151,10 +156,11 @@ void network_bench(benchmark::State& state, const char* preset) {
     benchmark::ClobberMemory();
   }
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
+  mnistcnn::kernels::set_conv_algorithm(mnistcnn::kernels::ConvAlgorithm::Auto);
 }
-void BM_KerasMnistInference(benchmark::State& s) { network_bench(s, "keras-mnist"); }
+void BM_KerasMnistInference(benchmark::State& s) { network_bench(s, "keras-mnist", true); }
 void BM_LenetInference(benchmark::State& s) { network_bench(s, "lenet"); }
-BENCHMARK(BM_KerasMnistInference)->Arg(1)->Arg(256)->UseRealTime();
+BENCHMARK(BM_KerasMnistInference)->Args({1, 0})->Args({1, 1})->Args({256, 0})->Args({256, 1})->UseRealTime();
 BENCHMARK(BM_LenetInference)->Arg(1)->Arg(256)->UseRealTime();
 
 }  // namespace

@@ -68,12 +68,10 @@ int64_t chunk_of(const ConvGeometry& g, int64_t target) {
 inline void deinterleave(const float* src, int64_t n, float* even, float* odd) {
 #if defined(__AVX2__)
   for (int64_t j = 0; j < n; j += 8) {
-    const __m256 a = _mm256_loadu_ps(src + 2 * j), b = _mm256_loadu_ps(src + 2 * j + 8);
-    // Per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pieces put in order.
-    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    _mm256_storeu_ps(even + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
-    _mm256_storeu_ps(odd + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+    __m256 e, o;
+    split16(_mm256_loadu_ps(src + 2 * j), _mm256_loadu_ps(src + 2 * j + 8), e, o);
+    _mm256_storeu_ps(even + j, e);
+    _mm256_storeu_ps(odd + j, o);
   }
 #else
   for (int64_t j = 0; j < n; ++j) {
@@ -88,10 +86,10 @@ inline void deinterleave(const float* src, int64_t n, float* even, float* odd) {
 inline void interleave(const float* even, const float* odd, int64_t n, float* dst) {
 #if defined(__AVX2__)
   for (int64_t j = 0; j < n; j += 8) {
-    const __m256 e = _mm256_loadu_ps(even + j), o = _mm256_loadu_ps(odd + j);
-    const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);  // [e0 o0 e1 o1 | e4 o4 e5 o5], ...
-    _mm256_storeu_ps(dst + 2 * j, _mm256_permute2f128_ps(lo, hi, 0x20));
-    _mm256_storeu_ps(dst + 2 * j + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    __m256 first, second;
+    merge16(_mm256_loadu_ps(even + j), _mm256_loadu_ps(odd + j), first, second);
+    _mm256_storeu_ps(dst + 2 * j, first);
+    _mm256_storeu_ps(dst + 2 * j + 8, second);
   }
 #else
   for (int64_t j = 0; j < n; ++j) {
@@ -109,7 +107,6 @@ inline void copy_tiles_row(const float* src, float* dst, int64_t TW) {
   for (int64_t k = 0; k < TW; ++k) dst[k] = src[k];
 #endif
 }
-
 
 // The 8 planes of xc (H×W) with `pad` zeros before it and zeros after.
 void split_plane(const float* xc, const ConvGeometry& g, const Tiles& t, float* planes, float* line) {
