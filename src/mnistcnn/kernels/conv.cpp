@@ -433,11 +433,7 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
     }
     if (db) {
 #pragma omp single
-      for (int64_t oc = 0; oc < OC; ++oc) {
-        float s = 0.0f;
-        for (int64_t c = 0; c < n_chunks; ++c) s += part_db[c * OC + oc];
-        db[oc] += s;
-      }
+      conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
     }
   }
 }

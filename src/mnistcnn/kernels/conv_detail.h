@@ -108,6 +108,16 @@ constexpr int64_t kChunk = 4;
 // running sum is a chain of dependent additions (4 cycles each), 8 lanes are a vector.
 float lane_sum(const float* p, int64_t n);
 
+// out[i] += parts[0·n + i] + parts[1·n + i] + ... over n_chunks chunk partials, added in
+// chunk order (so the result does not depend on which thread made which partial).
+inline void add_chunk_partials(const float* parts, int64_t n_chunks, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    float sum = 0.0f;
+    for (int64_t c = 0; c < n_chunks; ++c) sum += parts[c * n + i];
+    out[i] += sum;
+  }
+}
+
 // One sample's output out (OC×OH×OW, without bias) gets the bias (b may be null) and the
 // fused layers: in place for None and Relu (y == out), pooled from out into y for
 // ReluMaxPool2, with its argmax.

@@ -574,11 +574,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
     }
     if (db) {
 #pragma omp single
-      for (int64_t oc = 0; oc < OC; ++oc) {
-        float sum = 0.0f;
-        for (int64_t c = 0; c < n_chunks; ++c) sum += part_db[c * OC + oc];
-        db[oc] += sum;
-      }
+      conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
     }
   }
 }
