@@ -92,10 +92,10 @@ TEST(ConvKernel, DirectSingleChannelMatchesReference) {
   EXPECT_FALSE(kernels::direct_conv_applies({1, 28, 28, 8, 3, 9, 1, 0}));
 }
 
-// 3×3, stride 1, 16+ channels: Winograd. Odd and even output sizes (a last tile half
-// outside), padding 0 to 2, a single output, rows of tiles over one vector (TW 9 and 12),
-// channel counts that are not multiples of 8, one sample, a batch that is one chunk and
-// batches of several chunks with a remainder.
+// 3×3, stride 1, 16+ channels, a batch of enough tiles: Winograd. Odd and even output
+// sizes (a last tile half outside), padding 0 to 3, a single output, rows of tiles over one
+// vector (TW 9 and 12), channel counts that are not multiples of 8; for each, one sample,
+// the smallest batch that takes Winograd and a larger one (several chunks, a remainder).
 TEST(ConvKernel, WinogradMatchesReference) {
   const ConvGeometry shapes[] = {
       {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
@@ -103,18 +103,24 @@ TEST(ConvKernel, WinogradMatchesReference) {
       {.C = 16, .H = 6, .W = 7, .OC = 24, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
       {.C = 17, .H = 5, .W = 4, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 2},
       {.C = 16, .H = 3, .W = 3, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},    // one output
+      {.C = 16, .H = 2, .W = 3, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 3},    // padding over the kernel
       {.C = 20, .H = 19, .W = 20, .OC = 17, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // 17×18, TW 9
   };
   for (const auto& g : shapes) {
-    EXPECT_TRUE(kernels::winograd_applies(g)) << g.C << "x" << g.H << "x" << g.W;
-    for (int64_t N : {1, 3, 9}) check_conv_against_reference(g, N);
+    EXPECT_TRUE(kernels::winograd_fits(g)) << g.C << "x" << g.H << "x" << g.W;
+    int64_t smallest = 1;
+    while (!kernels::winograd_applies(g, smallest)) ++smallest;
+    for (int64_t N : {int64_t{1}, smallest, smallest + 3}) check_conv_against_reference(g, N);
   }
+  // One keras-mnist image (36 tiles) goes through columns, two through Winograd.
+  EXPECT_FALSE(kernels::winograd_applies(shapes[0], 1));
+  EXPECT_TRUE(kernels::winograd_applies(shapes[0], 2));
   // Fewer than 16 channels in or out, another kernel size or a stride: columns.
-  EXPECT_FALSE(kernels::winograd_applies({15, 13, 13, 64, 3, 3, 1, 0}));
-  EXPECT_FALSE(kernels::winograd_applies({32, 13, 13, 15, 3, 3, 1, 0}));
-  EXPECT_FALSE(kernels::winograd_applies({32, 13, 13, 64, 5, 5, 1, 0}));
-  EXPECT_FALSE(kernels::winograd_applies({32, 13, 13, 64, 3, 3, 2, 0}));
-  EXPECT_FALSE(kernels::winograd_applies({1, 28, 28, 32, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_fits({15, 13, 13, 64, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_fits({32, 13, 13, 15, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_fits({32, 13, 13, 64, 5, 5, 1, 0}));
+  EXPECT_FALSE(kernels::winograd_fits({32, 13, 13, 64, 3, 3, 2, 0}));
+  EXPECT_FALSE(kernels::winograd_fits({1, 28, 28, 32, 3, 3, 1, 0}));
 }
 
 // ConvAlgorithm::Columns takes the columns for a geometry Winograd would take: the two
@@ -149,8 +155,9 @@ TEST(ConvKernel, ColumnsAndWinogradAgree) {
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose
 // gemm shares out the threads) and for a batch (shared out by samples and chunks).
 TEST(ConvKernel, SameBitsForAnyThreadCount) {
-  // keras-mnist's second convolution (Winograd) and its first (direct); record's second
-  // (Winograd, one sample per chunk) and a 5×5 one (columns and gemm)
+  // keras-mnist's second convolution (columns for one sample, Winograd for 5 and 32) and
+  // its first (direct); record's second (Winograd, one sample per chunk) and a 5×5 one
+  // (columns and gemm)
   const ConvGeometry geometries[] = {{32, 13, 13, 64, 3, 3, 1, 0},
                                      {1, 28, 28, 32, 3, 3, 1, 0},
                                      {32, 26, 26, 32, 3, 3, 1, 0},

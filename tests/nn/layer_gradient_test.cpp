@@ -2,6 +2,7 @@
 // on odd shapes with batch > 1 (tests/support/gradcheck.h).
 #include <gtest/gtest.h>
 
+#include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/nn/activation.h"
 #include "mnistcnn/nn/batchnorm.h"
 #include "mnistcnn/nn/conv2d.h"
@@ -32,12 +33,13 @@ TEST(LayerGradient, Conv2dPlain) {
   expect_gradients_match(conv, random_tensor(in, 1));
 }
 
-// 16 channels in and out, 3×3, stride 1: the Winograd kernels (kernels/conv_winograd.h),
-// padded, with an odd output width.
+// 16 channels in and out, 3×3, stride 1, a batch of 72 tiles: the Winograd kernels
+// (kernels/conv_winograd.h), padded.
 TEST(LayerGradient, Conv2dWinograd) {
-  const Shape in{2, 16, 5, 6};
+  const Shape in{2, 16, 12, 12};
+  ASSERT_TRUE(kernels::winograd_applies({16, 12, 12, 16, 3, 3, 1, 1}, 2));
   auto conv = built(nn::Conv2d({.out_channels = 16, .kernel = 3, .padding = 1}), in);
-  expect_gradients_match(conv, random_tensor(in, 19));
+  expect_gradients_match(conv, random_tensor(in, 21));
 }
 
 TEST(LayerGradient, Conv2dStridePadding) {

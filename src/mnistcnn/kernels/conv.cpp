@@ -338,8 +338,8 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
 
 std::atomic<ConvAlgorithm> algorithm{ConvAlgorithm::Auto};
 
-bool winograd(const ConvGeometry& g) {
-  return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && winograd_applies(g);
+bool winograd(const ConvGeometry& g, int64_t N) {
+  return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && winograd_applies(g, N);
 }
 
 }  // namespace
@@ -350,13 +350,16 @@ ConvAlgorithm conv_algorithm() { return algorithm.load(std::memory_order_relaxed
 int64_t conv2d_output_size(const ConvGeometry& g, Fuse fuse) { return g.OC * fused_plane_size(fuse, g.OH(), g.OW()); }
 
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
-  if (winograd(g)) return winograd_forward_scratch(g, threads, fuse);
-  return static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0));
+  const int64_t columns = static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0));
+  // The batch decides between Winograd and columns (winograd_applies): room for either.
+  if (conv_algorithm() == ConvAlgorithm::Auto && winograd_fits(g))
+    return std::max(columns, winograd_forward_scratch(g, threads, fuse));
+  return columns;
 }
 
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
                     int64_t N, float* scratch, float* y, Fuse fuse, int32_t* argmax) {
-  if (winograd(g)) return winograd_forward(x, w, b, g, N, scratch, y, fuse, argmax);
+  if (winograd(g, N)) return winograd_forward(x, w, b, g, N, scratch, y, fuse, argmax);
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t per_thread = conv2d_forward_scratch(g, 1, fuse);
   if (N == 1) {
@@ -377,14 +380,14 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
 }
 
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
-  if (winograd(g)) return winograd_backward_scratch(g, N, threads);
+  if (winograd(g, N)) return winograd_backward_scratch(g, N, threads);
   return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
 }
 
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
                      float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
                      const int32_t* argmax) {
-  if (winograd(g)) return winograd_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
+  if (winograd(g, N)) return winograd_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N);
   float* part_dw = scratch;                     // n_chunks × OC×K

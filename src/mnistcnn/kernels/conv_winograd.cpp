@@ -454,8 +454,12 @@ int64_t per_thread(const ConvGeometry& g, bool backward, Fuse fuse) {
 
 }  // namespace
 
-bool winograd_applies(const ConvGeometry& g) {
+bool winograd_fits(const ConvGeometry& g) {
   return g.KH == 3 && g.KW == 3 && g.stride == 1 && g.C >= 16 && g.OC >= 16 && g.OH() >= 1 && g.OW() >= 1;
+}
+
+bool winograd_applies(const ConvGeometry& g, int64_t N) {
+  return winograd_fits(g) && N * tiles_of(g).count() >= kForwardTiles;
 }
 
 int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
@@ -513,7 +517,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
   const int64_t in_size = C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t per_chunk = chunk_of(g, kBackwardTiles), n_chunks = chunks(N, per_chunk);
   const int64_t thread_size = per_thread(g, true, Fuse::None);
-  float* part_dU = scratch;                   // n_chunks × 16 × OC × C
+  float* part_dU = scratch;                         // n_chunks × 16 × OC × C
   float* part_db = part_dU + n_chunks * kXi * OCC;  // n_chunks × OC
   float* U = part_db + n_chunks * OC;
   float* threads_scratch = U + kXi * OCC;
@@ -537,7 +541,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
                                 OC, g.OH(), g.OW(), unfused);
           dyn = unfused;
         }
-        transform_output_grad(dyn, g, t, P, s * nt, dM, work);
+        if (dw || dx) transform_output_grad(dyn, g, t, P, s * nt, dM, work);
         if (db)
           for (int64_t oc = 0; oc < OC; ++oc) {
             const float sum = conv_detail::lane_sum(dyn + oc * L, L);
