@@ -123,6 +123,19 @@ TEST(ConvKernel, WinogradMatchesReference) {
   EXPECT_FALSE(kernels::winograd_fits({1, 28, 28, 32, 3, 3, 1, 0}));
 }
 
+// A batch too small for Winograd on a geometry it fits goes through columns, each thread
+// at its own offset in the scratch sized for either path: on 8 threads, each thread's
+// columns must land inside it (ASan checks the bounds), and the result is the reference's.
+TEST(ConvKernel, SmallBatchOfAWinogradGeometryFitsTheScratch) {
+  const ConvGeometry g{.C = 64, .H = 5, .W = 5, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};  // 4 tiles
+  ASSERT_TRUE(kernels::winograd_fits(g));
+  ASSERT_FALSE(kernels::winograd_applies(g, 8));
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(8);
+  check_conv_against_reference(g, 8);
+  omp_set_num_threads(before);
+}
+
 // ConvAlgorithm::Columns takes the columns for a geometry Winograd would take: the two
 // agree up to rounding, and do not give the same bits (so the switch did switch).
 TEST(ConvKernel, ColumnsAndWinogradAgree) {

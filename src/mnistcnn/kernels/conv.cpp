@@ -349,8 +349,15 @@ ConvAlgorithm conv_algorithm() { return algorithm.load(std::memory_order_relaxed
 
 int64_t conv2d_output_size(const ConvGeometry& g, Fuse fuse) { return g.OC * fused_plane_size(fuse, g.OH(), g.OW()); }
 
+namespace {
+// One thread's columns (and full-size output when pooled) on the column path.
+int64_t columns_per_thread(const ConvGeometry& g, Fuse fuse) {
+  return g.K() * g.L() + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0);
+}
+}  // namespace
+
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
-  const int64_t columns = static_cast<int64_t>(threads) * (g.K() * g.L() + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0));
+  const int64_t columns = static_cast<int64_t>(threads) * columns_per_thread(g, fuse);
   // The batch decides between Winograd and columns (winograd_applies): room for either.
   if (conv_algorithm() == ConvAlgorithm::Auto && winograd_fits(g))
     return std::max(columns, winograd_forward_scratch(g, threads, fuse));
@@ -361,7 +368,8 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
                     int64_t N, float* scratch, float* y, Fuse fuse, int32_t* argmax) {
   if (winograd(g, N)) return winograd_forward(x, w, b, g, N, scratch, y, fuse, argmax);
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
-  const int64_t per_thread = conv2d_forward_scratch(g, 1, fuse);
+  // Not conv2d_forward_scratch(g, 1): for a geometry Winograd fits, that is Winograd's size.
+  const int64_t per_thread = columns_per_thread(g, fuse);
   if (N == 1) {
     // One sample: let its gemm share out the threads (decided by N, not the thread count,
     // so that every thread count computes the same products).
