@@ -37,6 +37,9 @@ using conv_detail::store_first;
 // backward's chunks are also its weight-gradient partial sums, fixed by the geometry
 // alone so that the result does not depend on the thread count.
 constexpr int64_t kForwardTiles = 72;
+// Fewest tiles in a batch for Winograd to beat the columns (winograd_applies): measured
+// apart from the chunk size above, which it happens to equal.
+constexpr int64_t kMinBatchTiles = 72;
 constexpr int64_t kBackwardTiles = 144;
 constexpr int64_t kXi = 16;  // transformed values per tile
 
@@ -459,7 +462,7 @@ bool winograd_fits(const ConvGeometry& g) {
 }
 
 bool winograd_applies(const ConvGeometry& g, int64_t N) {
-  return winograd_fits(g) && N * tiles_of(g).count() >= kForwardTiles;
+  return winograd_fits(g) && N * tiles_of(g).count() >= kMinBatchTiles;
 }
 
 int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
