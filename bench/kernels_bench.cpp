@@ -42,7 +42,8 @@ const ConvGeometry kConv2{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3,
 // The record preset's 3x3 convolutions after its first: 26x26 -> 24x24 and 10x10 -> 8x8.
 const ConvGeometry kRecordConv2{.C = 32, .H = 26, .W = 26, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 const ConvGeometry kRecordConv5{.C = 64, .H = 10, .W = 10, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
-// Its stride-2 5x5 convolutions, 24x24 -> 12x12 and 8x8 -> 4x4 (columns from phase rows).
+// Its stride-2 5x5 convolutions, 24x24 -> 12x12 and 8x8 -> 4x4 (the strided kernels;
+// columns from phase rows with /1).
 const ConvGeometry kRecordConv3{.C = 32, .H = 24, .W = 24, .OC = 32, .KH = 5, .KW = 5, .stride = 2, .pad = 2};
 const ConvGeometry kRecordConv6{.C = 64, .H = 8, .W = 8, .OC = 64, .KH = 5, .KW = 5, .stride = 2, .pad = 2};
 // A padded ("same") 3x3 convolution.
@@ -65,7 +66,7 @@ void BM_GemmConv2Shape(benchmark::State& state) {
 }
 
 // range(0): batch; with `choice`, range(1) = 1 forces columns and gemm
-// (ConvAlgorithm::Columns) for a side-by-side with Winograd.
+// (ConvAlgorithm::Columns) for a side-by-side with Winograd or the strided kernels.
 void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward, bool choice = false) {
   const int64_t N = state.range(0), L = g.L(), K = g.K();
   const bool columns = choice && state.range(1) == 1;
@@ -112,10 +113,10 @@ void BM_RecordConv2Forward(benchmark::State& s) { conv_bench(s, kRecordConv2, fa
 void BM_RecordConv2Backward(benchmark::State& s) { conv_bench(s, kRecordConv2, true, true); }
 void BM_RecordConv5Forward(benchmark::State& s) { conv_bench(s, kRecordConv5, false, true); }
 void BM_RecordConv5Backward(benchmark::State& s) { conv_bench(s, kRecordConv5, true, true); }
-void BM_RecordConv3Forward(benchmark::State& s) { conv_bench(s, kRecordConv3, false); }
-void BM_RecordConv3Backward(benchmark::State& s) { conv_bench(s, kRecordConv3, true); }
-void BM_RecordConv6Forward(benchmark::State& s) { conv_bench(s, kRecordConv6, false); }
-void BM_RecordConv6Backward(benchmark::State& s) { conv_bench(s, kRecordConv6, true); }
+void BM_RecordConv3Forward(benchmark::State& s) { conv_bench(s, kRecordConv3, false, true); }
+void BM_RecordConv3Backward(benchmark::State& s) { conv_bench(s, kRecordConv3, true, true); }
+void BM_RecordConv6Forward(benchmark::State& s) { conv_bench(s, kRecordConv6, false, true); }
+void BM_RecordConv6Backward(benchmark::State& s) { conv_bench(s, kRecordConv6, true, true); }
 void BM_SameConvForward(benchmark::State& s) { conv_bench(s, kSameConv, false, true); }
 void BM_SameConvBackward(benchmark::State& s) { conv_bench(s, kSameConv, true, true); }
 
@@ -130,10 +131,10 @@ BENCHMARK(BM_RecordConv2Forward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 BENCHMARK(BM_RecordConv2Backward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 BENCHMARK(BM_RecordConv5Forward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 BENCHMARK(BM_RecordConv5Backward)->Args({64, 0})->Args({64, 1})->UseRealTime();
-BENCHMARK(BM_RecordConv3Forward)->Arg(64)->UseRealTime();
-BENCHMARK(BM_RecordConv3Backward)->Arg(64)->UseRealTime();
-BENCHMARK(BM_RecordConv6Forward)->Arg(64)->UseRealTime();
-BENCHMARK(BM_RecordConv6Backward)->Arg(64)->UseRealTime();
+BENCHMARK(BM_RecordConv3Forward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv3Backward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv6Forward)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_RecordConv6Backward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 BENCHMARK(BM_SameConvForward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 BENCHMARK(BM_SameConvBackward)->Args({64, 0})->Args({64, 1})->UseRealTime();
 

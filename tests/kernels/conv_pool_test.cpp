@@ -11,6 +11,7 @@
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/kernels/activation.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/conv_strided.h"
 #include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/fuse.h"
 #include "mnistcnn/kernels/pool.h"
@@ -123,6 +124,34 @@ TEST(ConvKernel, WinogradMatchesReference) {
   EXPECT_FALSE(kernels::winograd_fits({1, 28, 28, 32, 3, 3, 1, 0}));
 }
 
+// Stride 2 or more with channels in multiples of 8: the strided direct kernels. Record's two
+// 5x5 layers; channel blocks of 16 and a last of 8 (24 channels, in and out); stride 3 on
+// odd sizes; a 1x1 kernel (input positions no tap reaches: dx 0 there); kernels wider
+// than a register block (7) and not square; padding over the kernel; a plane narrower
+// than the stride. One sample, a chunk, and a batch of several chunks and a remainder.
+TEST(ConvKernel, StridedMatchesReference) {
+  const ConvGeometry shapes[] = {
+      {.C = 32, .H = 24, .W = 24, .OC = 32, .KH = 5, .KW = 5, .stride = 2, .pad = 2},  // record conv3
+      {.C = 64, .H = 8, .W = 8, .OC = 64, .KH = 5, .KW = 5, .stride = 2, .pad = 2},    // record conv6
+      {.C = 24, .H = 10, .W = 9, .OC = 24, .KH = 3, .KW = 3, .stride = 2, .pad = 1},
+      {.C = 8, .H = 11, .W = 13, .OC = 16, .KH = 5, .KW = 5, .stride = 3, .pad = 1},
+      {.C = 8, .H = 7, .W = 6, .OC = 8, .KH = 1, .KW = 1, .stride = 2, .pad = 0},
+      {.C = 16, .H = 9, .W = 14, .OC = 8, .KH = 4, .KW = 7, .stride = 2, .pad = 3},
+      {.C = 8, .H = 3, .W = 1, .OC = 8, .KH = 3, .KW = 1, .stride = 2, .pad = 1},
+  };
+  for (const auto& g : shapes) {
+#if defined(__AVX2__) && defined(__FMA__)
+    EXPECT_TRUE(kernels::strided_conv_applies(g)) << g.C << "x" << g.H << "x" << g.W;
+#endif
+    for (int64_t N : {1, 4, 9}) check_conv_against_reference(g, N);
+  }
+  // Stride 1, or channels that are not multiples of 8: columns (or another kernel).
+  EXPECT_FALSE(kernels::strided_conv_applies({32, 24, 24, 32, 5, 5, 1, 2}));
+  EXPECT_FALSE(kernels::strided_conv_applies({12, 24, 24, 32, 5, 5, 2, 2}));
+  EXPECT_FALSE(kernels::strided_conv_applies({32, 24, 24, 20, 5, 5, 2, 2}));
+  EXPECT_FALSE(kernels::strided_conv_applies({1, 28, 28, 8, 5, 5, 2, 2}));
+}
+
 // A batch too small for Winograd on a geometry it fits goes through columns, each thread
 // at its own offset in the scratch sized for either path: on 8 threads, each thread's
 // columns must land inside it (ASan checks the bounds), and the result is the reference's.
@@ -169,12 +198,13 @@ TEST(ConvKernel, ColumnsAndWinogradAgree) {
 // gemm shares out the threads) and for a batch (shared out by samples and chunks).
 TEST(ConvKernel, SameBitsForAnyThreadCount) {
   // keras-mnist's second convolution (columns for one sample, Winograd for 5 and 32) and
-  // its first (direct); record's second (Winograd, one sample per chunk) and a 5×5 one
-  // (columns and gemm)
+  // its first (direct); record's second (Winograd, one sample per chunk), a 5×5 one
+  // (columns and gemm) and a strided one (the strided kernels)
   const ConvGeometry geometries[] = {{32, 13, 13, 64, 3, 3, 1, 0},
                                      {1, 28, 28, 32, 3, 3, 1, 0},
                                      {32, 26, 26, 32, 3, 3, 1, 0},
-                                     {8, 12, 12, 24, 5, 5, 1, 0}};
+                                     {8, 12, 12, 24, 5, 5, 1, 0},
+                                     {16, 12, 12, 24, 5, 5, 2, 2}};
   const int before = omp_get_max_threads();
   for (const auto& g : geometries) {
     for (int64_t N : {1, 5, 32}) {

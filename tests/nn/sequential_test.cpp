@@ -161,7 +161,9 @@ TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
                            "batchnorm relu dense(3)",
                            "conv(3,3,bias=false) batchnorm(affine=false) relu maxpool(2) flatten dense(3)",
                            // Winograd (16 channels in and out), odd planes
-                           "conv(16,3) relu conv(16,3,pad=1) relu maxpool(2) conv(16,3,pad=1) relu flatten dense(3)"}) {
+                           "conv(16,3) relu conv(16,3,pad=1) relu maxpool(2) conv(16,3,pad=1) relu flatten dense(3)",
+                           // the strided kernels (channels multiples of 8, stride 2), an odd plane pooled
+                           "conv(8,3) relu conv(24,5,stride=2,pad=2) relu maxpool(2) flatten dense(3)"}) {
     for (bool frozen_first : {false, true}) {
       std::vector<std::vector<float>> params[2];
       Tensor outputs[2], input_grad[2];

@@ -13,6 +13,7 @@
 
 #include "mnistcnn/kernels/conv_detail.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/conv_strided.h"
 #include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/pool.h"
@@ -342,6 +343,10 @@ bool winograd(const ConvGeometry& g, int64_t N) {
   return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && winograd_applies(g, N);
 }
 
+bool strided(const ConvGeometry& g) {
+  return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && strided_conv_applies(g);
+}
+
 }  // namespace
 
 void set_conv_algorithm(ConvAlgorithm a) { algorithm.store(a, std::memory_order_relaxed); }
@@ -361,6 +366,9 @@ int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
   // The batch decides between Winograd and columns (winograd_applies): room for either.
   if (conv_algorithm() == ConvAlgorithm::Auto && winograd_fits(g))
     return std::max(columns, winograd_forward_scratch(g, threads, fuse));
+  // Packed weights, and each thread's full-size output when pooled.
+  if (strided(g))
+    return strided_packed_size(g) + (fuse == Fuse::ReluMaxPool2 ? static_cast<int64_t>(threads) * g.OC * g.L() : 0);
   return columns;
 }
 
@@ -368,6 +376,22 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
                     int64_t N, float* scratch, float* y, Fuse fuse, int32_t* argmax) {
   if (winograd(g, N)) return winograd_forward(x, w, b, g, N, scratch, y, fuse, argmax);
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
+  if (strided(g)) {
+    strided_pack_forward(w, g, scratch);
+    float* full_base = scratch + strided_packed_size(g);
+#pragma omp parallel
+    {
+      float* full = full_base + static_cast<int64_t>(omp_get_thread_num()) * g.OC * g.L();
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < N; ++n) {
+        float* yn = y + n * out_size;
+        float* out = fuse == Fuse::ReluMaxPool2 ? full : yn;
+        strided_forward(x + n * in_size, scratch, g, out);
+        conv_detail::bias_and_fused(b, g, fuse, out, yn, argmax ? argmax + n * out_size : nullptr);
+      }
+    }
+    return;
+  }
   // Not conv2d_forward_scratch(g, 1): for a geometry Winograd fits, that is Winograd's size.
   const int64_t per_thread = columns_per_thread(g, fuse);
   if (N == 1) {
@@ -387,8 +411,64 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
   }
 }
 
+namespace {
+
+// The strided kernels' backward (kernels/conv_strided.h) in two passes. Samples in
+// parallel: the output gradient (the fused layers undone), the bias gradient's chunk
+// partials, dx, and each sample's weight-gradient layouts. Then slices of the weight
+// gradient in parallel, each summing over every sample in order: no per-chunk partials of
+// dw to write and add up (a 64-channel 5x5 layer's are 400 KB a chunk), and the same bits
+// for any thread count.
+int64_t strided_backward_scratch(const ConvGeometry& g, int64_t N) {
+  return chunks(N) * g.OC + strided_packed_size(g) + N * (g.OC * g.L() + strided_weight_grad_layout_size(g));
+}
+
+void strided_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
+                      float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
+                      const int32_t* argmax) {
+  const int64_t L = g.L(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
+  const int64_t n_chunks = chunks(N), layout_size = strided_weight_grad_layout_size(g);
+  float* part_db = scratch;                      // n_chunks × OC
+  float* packed = part_db + n_chunks * OC;        // weights packed for dx
+  float* unfused = packed + strided_packed_size(g);  // N × OC×L, when fused
+  float* layouts = unfused + N * OC * L;          // N × layout_size
+  if (dx) strided_pack_input_grad(w, g, packed);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c)
+      for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
+        const float* dyn = dy + n * out_size;
+        if (fuse != Fuse::None) {
+          fused_backward_planes(fuse, dyn, y + n * out_size, argmax ? argmax + n * out_size : nullptr, OC, g.OH(),
+                                g.OW(), unfused + n * OC * L);
+          dyn = unfused + n * OC * L;
+        }
+        if (db)
+          for (int64_t oc = 0; oc < OC; ++oc) {
+            const float s = lane_sum(dyn + oc * L, L);
+            part_db[c * OC + oc] = n == c * kChunk ? s : part_db[c * OC + oc] + s;
+          }
+        if (dx) strided_input_grad(dyn, packed, g, dx + n * in_size);
+        if (dw) strided_weight_grad_layout(dyn, x + n * in_size, g, layouts + n * layout_size);
+      }
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < strided_weight_grad_items(g); ++item)
+        strided_weight_grad_item(layouts, N, g, item, dw);
+    }
+    if (db) {
+#pragma omp single
+      conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
+    }
+  }
+}
+
+}  // namespace
+
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
   if (winograd(g, N)) return winograd_backward_scratch(g, N, threads);
+  if (strided(g)) return strided_backward_scratch(g, N);
   return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
 }
 
@@ -396,6 +476,7 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
                      float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
                      const int32_t* argmax) {
   if (winograd(g, N)) return winograd_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
+  if (strided(g)) return strided_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N);
   float* part_dw = scratch;                     // n_chunks × OC×K

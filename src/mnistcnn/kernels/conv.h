@@ -4,7 +4,8 @@
 // Each sample's columns are a K×L matrix, so its output is one gemm: W (OC×K) · col.
 // A single-channel input skips the columns where kernels/conv_direct.h applies (forward
 // and weight gradient); 3×3 stride-1 layers with 16+ channels in and out use Winograd
-// for batches of enough tiles (kernels/conv_winograd.h).
+// for batches of enough tiles (kernels/conv_winograd.h); strided layers with channels in
+// multiples of 8 use direct kernels (kernels/conv_strided.h).
 #pragma once
 #include <cstdint>
 
@@ -27,9 +28,10 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
 // Inverse scatter of one sample's K×L block: dx (C×H×W) = col2im(col). Overwrites.
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
-// Which product 3×3 layers use: Auto takes Winograd where winograd_applies(g, N); Columns
-// always builds columns (side-by-side benchmarks and tests). Process-wide; set it between
-// calls, not while a convolution runs, and size scratch after setting it.
+// Which product layers use: Auto takes Winograd where winograd_applies(g, N) and the
+// strided kernels where strided_conv_applies(g); Columns always builds columns
+// (side-by-side benchmarks and tests). Process-wide; set it between calls, not while a
+// convolution runs, and size scratch after setting it.
 enum class ConvAlgorithm { Auto, Columns };
 void set_conv_algorithm(ConvAlgorithm a);
 ConvAlgorithm conv_algorithm();
