@@ -81,29 +81,27 @@ void bordered_copy(const float* x, const ConvGeometry& g, float* dst) {
 }
 
 // R output positions (input offsets offsets[r] in the bordered sample) times 8V output
-// channels; w is that channel block's packing (K × 8V), taps[k] the input offset of
-// patch element k (one loop over the patch, not three over c, kh, kw).
+// channels, over nk patch elements: w is their packed weights (nk × 8V), taps[k] the input
+// offset of element k (one loop over the patch, not three over c, kh, kw). Added to sum
+// (R × 8V).
 template <int R, int V>
-void forward_block(const float* xb, const float* w, const int64_t* taps, int64_t K, const int64_t* offsets,
-                   const int64_t* pos, int64_t L, float* out) {
+void forward_block(const float* xb, const float* w, const int64_t* taps, int64_t nk, const int64_t* offsets,
+                   float* sum) {
   int64_t off[R];
   MNISTCNN_UNROLL for (int r = 0; r < R; ++r) off[r] = offsets[r];
   __m256 acc[R * V];
   MNISTCNN_UNROLL for (int i = 0; i < R * V; ++i) acc[i] = _mm256_setzero_ps();
-  alignas(32) float sum[R][8 * V] = {};
-  for (int64_t k0 = 0; k0 < K; k0 += kTermsPerSum) {
-    for (int64_t k = k0; k < std::min(K, k0 + kTermsPerSum); ++k, w += 8 * V) {
-      const float* xk = xb + taps[k];
-      __m256 wv[V];
-      MNISTCNN_UNROLL for (int v = 0; v < V; ++v) wv[v] = _mm256_loadu_ps(w + 8 * v);
-      MNISTCNN_UNROLL for (int r = 0; r < R; ++r) {
-        const __m256 xv = _mm256_broadcast_ss(xk + off[r]);
-        MNISTCNN_UNROLL for (int v = 0; v < V; ++v) acc[r * V + v] = _mm256_fmadd_ps(xv, wv[v], acc[r * V + v]);
-      }
+  for (int64_t k = 0; k < nk; ++k, w += 8 * V) {
+    const float* xk = xb + taps[k];
+    __m256 wv[V];
+    MNISTCNN_UNROLL for (int v = 0; v < V; ++v) wv[v] = _mm256_loadu_ps(w + 8 * v);
+    MNISTCNN_UNROLL for (int r = 0; r < R; ++r) {
+      const __m256 xv = _mm256_broadcast_ss(xk + off[r]);
+      MNISTCNN_UNROLL for (int v = 0; v < V; ++v) acc[r * V + v] = _mm256_fmadd_ps(xv, wv[v], acc[r * V + v]);
     }
-    add_and_clear<R, V>(sum, acc);
   }
-  store_transposed<R, V>(sum, pos, L, out);
+  MNISTCNN_UNROLL for (int i = 0; i < R * V; ++i)
+    _mm256_storeu_ps(sum + 8 * i, _mm256_add_ps(_mm256_loadu_ps(sum + 8 * i), acc[i]));
 }
 
 // R input positions of one phase plane (rows ≡ ph, columns ≡ pw mod S: the same taps
@@ -186,24 +184,31 @@ void strided_forward(const float* x, const float* wp, const ConvGeometry& g, flo
   thread_local std::vector<float> xb;
   xb.resize(static_cast<size_t>(g.C * Hb * Wb));
   bordered_copy(x, g, xb.data());
-  thread_local std::vector<int64_t> offsets, pos, taps;
-  offsets.resize(static_cast<size_t>(L));
-  pos.resize(static_cast<size_t>(L));
-  for (int64_t l = 0; l < L; ++l) {
-    offsets[static_cast<size_t>(l)] = (l / OW) * S * Wb + (l % OW) * S;
-    pos[static_cast<size_t>(l)] = l;
-  }
-  taps.resize(static_cast<size_t>(K));
-  for (int64_t k = 0; k < K; ++k) {
-    const int64_t c = k / (g.KH * g.KW), kh = k / g.KW % g.KH, kw = k % g.KW;
-    taps[static_cast<size_t>(k)] = (c * Hb + kh) * Wb + kw;
-  }
+  // Offsets of the output positions and patch elements in the bordered sample (loops, not
+  // divisions: those cost more than the copy above).
+  thread_local std::vector<int64_t> offsets, taps;
+  offsets.clear();
+  for (int64_t oh = 0; oh < g.OH(); ++oh)
+    for (int64_t ow = 0; ow < OW; ++ow) offsets.push_back(oh * S * Wb + ow * S);
+  taps.clear();
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) taps.push_back((c * Hb + kh) * Wb + kw);
+  // Patch elements in slices of kTermsPerSum, every position block through one slice
+  // before the next: the slice's weights (8 KB) and input rows stay in L1 across the
+  // blocks. Each block's slice sum goes into sums (L × 8V), which is then transposed.
+  thread_local std::vector<float> sums;
+  sums.resize(static_cast<size_t>(L * 16));
   for_channel_blocks(g.OC, [&](int64_t oc0, int V) {
-    for (int64_t l0 = 0; l0 < L; l0 += kBlock)
-      dispatch(std::min<int64_t>(kBlock, L - l0), V, [&]<int R, int VV>() {
-        forward_block<R, VV>(xb.data(), wp + oc0 * K, taps.data(), K, offsets.data() + l0, pos.data() + l0, L,
-                             out + oc0 * L);
-      });
+    std::fill_n(sums.begin(), L * 8 * V, 0.0f);
+    for (int64_t k0 = 0; k0 < K; k0 += kTermsPerSum)
+      for (int64_t l0 = 0; l0 < L; l0 += kBlock)
+        dispatch(std::min<int64_t>(kBlock, L - l0), V, [&]<int R, int VV>() {
+          forward_block<R, VV>(xb.data(), wp + oc0 * K + k0 * 8 * VV, taps.data() + k0,
+                               std::min(kTermsPerSum, K - k0), offsets.data() + l0, sums.data() + l0 * 8 * VV);
+        });
+    for (int i = 0; i < 8 * V; ++i)
+      for (int64_t l = 0; l < L; ++l) out[(oc0 + i) * L + l] = sums[static_cast<size_t>(l * 8 * V + i)];
   });
 }
 
