@@ -2,6 +2,7 @@
 // on odd shapes with batch > 1 (tests/support/gradcheck.h).
 #include <gtest/gtest.h>
 
+#include "mnistcnn/kernels/conv_strided.h"
 #include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/nn/activation.h"
 #include "mnistcnn/nn/batchnorm.h"
@@ -40,6 +41,17 @@ TEST(LayerGradient, Conv2dWinograd) {
   ASSERT_TRUE(kernels::winograd_applies({16, 12, 11, 16, 3, 3, 1, 1}, 2));
   auto conv = built(nn::Conv2d({.out_channels = 16, .kernel = 3, .padding = 1}), in);
   expect_gradients_match(conv, random_tensor(in, 21));
+}
+
+// 8 channels in, 24 out (a block of 16 and one of 8), 5×5, stride 2, padding 2 as in
+// record: the strided kernels (kernels/conv_strided.h), on an odd plane.
+TEST(LayerGradient, Conv2dStrided) {
+  const Shape in{2, 8, 9, 7};
+#if defined(__AVX2__) && defined(__FMA__)
+  ASSERT_TRUE(kernels::strided_conv_applies({8, 9, 7, 24, 5, 5, 2, 2}));
+#endif
+  auto conv = built(nn::Conv2d({.out_channels = 24, .kernel = 5, .stride = 2, .padding = 2}), in);
+  expect_gradients_match(conv, random_tensor(in, 22));
 }
 
 TEST(LayerGradient, Conv2dStridePadding) {
