@@ -116,7 +116,8 @@ void input_grad_block(const float* dyb, int64_t planeB, const float* w, const in
   __m256 acc[R * V];
   MNISTCNN_UNROLL for (int i = 0; i < R * V; ++i) acc[i] = _mm256_setzero_ps();
   alignas(32) float sum[R][8 * V] = {};
-  for (int64_t t = 0; t < n_taps; ++t) {  // a tap's OC products per sum
+  const int64_t taps_per_sum = std::max<int64_t>(1, kTermsPerSum / OC);
+  for (int64_t t = 0; t < n_taps; ++t) {
     const float* d = dyb + dy_taps[t];
     const float* wk = w + w_taps[t] * (8 * V);
     for (int64_t oc = 0; oc < OC; ++oc, d += planeB, wk += 8 * V) {
@@ -127,7 +128,7 @@ void input_grad_block(const float* dyb, int64_t planeB, const float* w, const in
         MNISTCNN_UNROLL for (int v = 0; v < V; ++v) acc[r * V + v] = _mm256_fmadd_ps(dv, wv[v], acc[r * V + v]);
       }
     }
-    add_and_clear<R, V>(sum, acc);
+    if ((t + 1) % taps_per_sum == 0 || t + 1 == n_taps) add_and_clear<R, V>(sum, acc);
   }
   store_transposed<R, V>(sum, pos, HW, dx);
 }
