@@ -14,11 +14,10 @@ int64_t strided_packed_size(const ConvGeometry& g) { return g.OC * g.K(); }
 #if defined(__AVX2__) && defined(__FMA__)
 namespace {
 
-// Every kernel below keeps R·V accumulators in one array, acc[r·V + v], and its loops over
-// r and v must be unrolled before GCC's scalar replacement: otherwise (and with a 2-D
-// array) GCC keeps the array in memory and stores every accumulator after each product,
-// which ran these kernels at a third of their speed. Hence "unroll 16": a loop of more
-// iterations than the pragma's count (R·V = 10 or 12) is not unrolled completely.
+// Every kernel below keeps R·V accumulators in one array, acc[r·V + v], and every loop over
+// it must be unrolled completely, or GCC keeps the array in memory and stores each
+// accumulator after every product (a third of the speed, seen in the disassembly). Hence
+// "unroll 16": a loop of more iterations (R·V = 10 or 12) than the pragma's count is not.
 #define MNISTCNN_UNROLL _Pragma("GCC unroll 16")
 
 // Positions per register block: R·V accumulators (V vectors of 8 channels), V loaded
@@ -51,8 +50,9 @@ void dispatch(int64_t r, int v, F&& f) {
 }
 
 // Sums run in two levels: the accumulators take at most ~128 products, then go into sum
-// (in memory) and start again. One running sum over a 5x5 layer's 1,600 products drifted
-// past the tests' tolerance where the columns' gemm, which sums in blocks, did not.
+// (in memory) and start again. One running sum over a whole patch (800 and 1,600 products
+// in record's 5x5 layers) drifted past the kernel tests' tolerance, which the columns'
+// gemm, summing in blocks, met.
 constexpr int64_t kTermsPerSum = 128;
 
 template <int R, int V>
@@ -185,8 +185,7 @@ void strided_forward(const float* x, const float* wp, const ConvGeometry& g, flo
   thread_local std::vector<float> xb;
   xb.resize(static_cast<size_t>(g.C * Hb * Wb));
   bordered_copy(x, g, xb.data());
-  // Offsets of the output positions and patch elements in the bordered sample (loops, not
-  // divisions: those cost more than the copy above).
+  // Offsets of the output positions and of the patch elements in the bordered sample.
   thread_local std::vector<int64_t> offsets, taps;
   offsets.clear();
   for (int64_t oh = 0; oh < g.OH(); ++oh)
@@ -274,8 +273,10 @@ void strided_weight_grad_layout(const float* dy, const float* x, const ConvGeome
     for (int64_t l = 0; l < L; ++l) dyt[l * g.OC + oc] = dy[oc * L + l];
 }
 
-// Input channels per work item: the item's samples' dy (its channel block) is read once
-// for all of them, from L1, not once per channel from L3 (a batch's dy is over a MB).
+// Input channels per work item. An item goes through the batch a pass (a few samples) at a
+// time, all its channels and kernel rows per pass, so that the pass's dy (the item's
+// channel block) is read from L1 again, not from L3 once per channel and kernel row: the
+// batch's dy, channels-last, is over 1 MB for the 24x24 layer.
 constexpr int64_t kChannelsPerItem = 4;
 
 int64_t channel_groups(const ConvGeometry& g) { return (g.C + kChannelsPerItem - 1) / kChannelsPerItem; }
