@@ -165,33 +165,37 @@ TEST(ConvKernel, SmallBatchOfAWinogradGeometryFitsTheScratch) {
   omp_set_num_threads(before);
 }
 
-// ConvAlgorithm::Columns takes the columns for a geometry Winograd would take: the two
-// agree up to rounding, and do not give the same bits (so the switch did switch).
-TEST(ConvKernel, ColumnsAndWinogradAgree) {
-  const ConvGeometry g{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
-  const int64_t N = 4, out = N * g.OC * g.L(), in = N * g.C * g.H * g.W;
-  const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
-  const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
-  const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
-  std::vector<float> y[2], dw[2], dx[2];
-  for (int columns = 0; columns < 2; ++columns) {
-    kernels::set_conv_algorithm(columns ? kernels::ConvAlgorithm::Columns : kernels::ConvAlgorithm::Auto);
-    std::vector<float> scratch(static_cast<size_t>(std::max(kernels::conv2d_forward_scratch(g, omp_get_max_threads()),
-                                                            kernels::conv2d_backward_scratch(g, N, omp_get_max_threads()))));
-    y[columns].resize(static_cast<size_t>(out));
-    dw[columns].assign(static_cast<size_t>(g.OC * g.K()), 0.0f);
-    dx[columns].resize(static_cast<size_t>(in));
-    kernels::conv2d_forward(x.data(), w.data(), nullptr, g, N, scratch.data(), y[columns].data());
-    kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw[columns].data(), nullptr,
-                             dx[columns].data());
+// ConvAlgorithm::Columns takes the columns for a geometry Winograd or the strided kernels
+// would take: the two agree up to rounding, and do not give the same bits (so the switch
+// did switch).
+TEST(ConvKernel, ColumnsAndWinogradOrStridedAgree) {
+  for (const ConvGeometry& g : {ConvGeometry{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
+                                ConvGeometry{.C = 32, .H = 24, .W = 24, .OC = 32, .KH = 5, .KW = 5, .stride = 2, .pad = 2}}) {
+    const int64_t N = 4, out = N * g.OC * g.L(), in = N * g.C * g.H * g.W;
+    const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
+    const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
+    const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
+    std::vector<float> y[2], dw[2], dx[2];
+    for (int columns = 0; columns < 2; ++columns) {
+      kernels::set_conv_algorithm(columns ? kernels::ConvAlgorithm::Columns : kernels::ConvAlgorithm::Auto);
+      std::vector<float> scratch(static_cast<size_t>(std::max(kernels::conv2d_forward_scratch(g, omp_get_max_threads()),
+                                                              kernels::conv2d_backward_scratch(g, N, omp_get_max_threads()))));
+      y[columns].resize(static_cast<size_t>(out));
+      dw[columns].assign(static_cast<size_t>(g.OC * g.K()), 0.0f);
+      dx[columns].resize(static_cast<size_t>(in));
+      kernels::conv2d_forward(x.data(), w.data(), nullptr, g, N, scratch.data(), y[columns].data());
+      kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw[columns].data(), nullptr,
+                               dx[columns].data());
+    }
+    kernels::set_conv_algorithm(kernels::ConvAlgorithm::Auto);
+    EXPECT_LE(testing::worst_mismatch(y[0].data(), y[1].data(), out, 1e-4, 1e-5), 1.0) << g.KH;
+    EXPECT_LE(testing::worst_mismatch(dw[0].data(), dw[1].data(), g.OC * g.K(), 1e-4, 1e-4), 1.0) << g.KH;
+    EXPECT_LE(testing::worst_mismatch(dx[0].data(), dx[1].data(), in, 1e-4, 1e-5), 1.0) << g.KH;
+    if (g.stride > 1 && !kernels::strided_conv_applies(g)) continue;  // no AVX2: columns both times
+    EXPECT_NE(y[0], y[1]) << g.KH;
+    EXPECT_NE(dw[0], dw[1]) << g.KH;
+    EXPECT_NE(dx[0], dx[1]) << g.KH;
   }
-  kernels::set_conv_algorithm(kernels::ConvAlgorithm::Auto);
-  EXPECT_LE(testing::worst_mismatch(y[0].data(), y[1].data(), out, 1e-4, 1e-5), 1.0);
-  EXPECT_LE(testing::worst_mismatch(dw[0].data(), dw[1].data(), g.OC * g.K(), 1e-4, 1e-4), 1.0);
-  EXPECT_LE(testing::worst_mismatch(dx[0].data(), dx[1].data(), in, 1e-4, 1e-5), 1.0);
-  EXPECT_NE(y[0], y[1]);
-  EXPECT_NE(dw[0], dw[1]);
-  EXPECT_NE(dx[0], dx[1]);
 }
 
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose
