@@ -1,9 +1,9 @@
 // Direct convolution for strided layers with channels in and out (the record network's
 // 5x5 stride-2 "same" layers): a register block of 6 output positions times 16 channels,
 // the weights packed with the vectorised channels innermost and each input value
-// broadcast, with no columns. Those layers' columns are 6x the input, built four floats
-// at a time from phase rows and scattered back in backward (kernels/conv.cpp); that
-// copying, not the product, was most of their time.
+// broadcast, with no columns. Those layers' columns are 6x the input, copied from phase
+// rows in pieces of 12 and 4 floats and scattered back in backward (kernels/conv.cpp); for
+// the 8x8 layer that copying took longer than the product (docs/BENCHMARKS.md).
 #pragma once
 #include <cstdint>
 
