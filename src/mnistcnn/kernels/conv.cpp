@@ -106,10 +106,8 @@ void im2col_stride1(const float* x, const ConvGeometry& g, float* col, int64_t l
   if (g.pad == 0) return im2col_unpadded(x, g, col, ld);
   const ConvGeometry b = bordered(g);
   thread_local std::vector<float> xb;
-  xb.assign(static_cast<size_t>(b.C * b.H * b.W), 0.0f);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ih = 0; ih < g.H; ++ih)
-      std::copy_n(x + (c * g.H + ih) * g.W, g.W, xb.data() + (c * b.H + ih + g.pad) * b.W + g.pad);
+  xb.resize(static_cast<size_t>(b.C * b.H * b.W));
+  conv_detail::bordered_copy(x, g, xb.data());
   im2col_unpadded(xb.data(), b, col, ld);
 }
 
@@ -297,6 +295,21 @@ float lane_sum(const float* p, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
+void add_bias_grad(const float* dy, int64_t OC, int64_t L, bool first, float* pdb) {
+  for (int64_t oc = 0; oc < OC; ++oc) {
+    const float s = lane_sum(dy + oc * L, L);
+    pdb[oc] = first ? s : pdb[oc] + s;
+  }
+}
+
+void bordered_copy(const float* x, const ConvGeometry& g, float* dst) {
+  const int64_t Hb = g.H + 2 * g.pad, Wb = g.W + 2 * g.pad;
+  std::fill_n(dst, g.C * Hb * Wb, 0.0f);
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih)
+      std::copy_n(x + (c * g.H + ih) * g.W, g.W, dst + (c * Hb + ih + g.pad) * Wb + g.pad);
+}
+
 void bias_and_fused(const float* b, const ConvGeometry& g, Fuse fuse, float* out, float* y, int32_t* argmax) {
   const int64_t L = g.L();
   const bool relu = fuse != Fuse::None;
@@ -320,7 +333,6 @@ void bias_and_fused(const float* b, const ConvGeometry& g, Fuse fuse, float* out
 namespace {
 
 using conv_detail::kChunk;
-using conv_detail::lane_sum;
 
 int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
 
@@ -414,13 +426,14 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
 namespace {
 
 // The strided kernels' backward (kernels/conv_strided.h) in two passes. Samples in
-// parallel: the output gradient (the fused layers undone), the bias gradient's chunk
-// partials, dx, and each sample's weight-gradient layouts. Then slices of the weight
-// gradient in parallel, each summing over every sample in order: no per-chunk partials of
-// dw to write and add up (a 64-channel 5x5 layer's are 400 KB a chunk), and the same bits
-// for any thread count.
-int64_t strided_backward_scratch(const ConvGeometry& g, int64_t N) {
-  return chunks(N) * g.OC + strided_packed_size(g) + N * (g.OC * g.L() + strided_weight_grad_layout_size(g));
+// parallel: the output gradient (the fused layers undone, in the thread's buffer: the
+// layout below keeps its own copy), the bias gradient's chunk partials, dx, and each
+// sample's weight-gradient layout. Then slices of the weight gradient in parallel, each
+// summing over every sample in order: no per-chunk partials of dw to write and add up (a
+// 64-channel 5x5 layer's are 400 KB a chunk), and the same bits for any thread count.
+int64_t strided_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+  return chunks(N) * g.OC + strided_packed_size(g) + static_cast<int64_t>(threads) * g.OC * g.L() +
+         N * strided_weight_grad_layout_size(g);
 }
 
 void strided_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
@@ -428,27 +441,24 @@ void strided_backward(const float* dy, const float* x, const float* w, const Con
                       const int32_t* argmax) {
   const int64_t L = g.L(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t n_chunks = chunks(N), layout_size = strided_weight_grad_layout_size(g);
-  float* part_db = scratch;                      // n_chunks × OC
-  float* packed = part_db + n_chunks * OC;        // weights packed for dx
-  float* unfused = packed + strided_packed_size(g);  // N × OC×L, when fused
-  float* layouts = unfused + N * OC * L;          // N × layout_size
+  float* part_db = scratch;                          // n_chunks × OC
+  float* packed = part_db + n_chunks * OC;            // weights packed for dx
+  float* layouts = packed + strided_packed_size(g);   // N × layout_size
+  float* unfused_base = layouts + N * layout_size;    // threads × OC×L, when fused
   if (dx) strided_pack_input_grad(w, g, packed);
 #pragma omp parallel
   {
+    float* unfused = unfused_base + static_cast<int64_t>(omp_get_thread_num()) * OC * L;
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c)
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
         const float* dyn = dy + n * out_size;
         if (fuse != Fuse::None) {
           fused_backward_planes(fuse, dyn, y + n * out_size, argmax ? argmax + n * out_size : nullptr, OC, g.OH(),
-                                g.OW(), unfused + n * OC * L);
-          dyn = unfused + n * OC * L;
+                                g.OW(), unfused);
+          dyn = unfused;
         }
-        if (db)
-          for (int64_t oc = 0; oc < OC; ++oc) {
-            const float s = lane_sum(dyn + oc * L, L);
-            part_db[c * OC + oc] = n == c * kChunk ? s : part_db[c * OC + oc] + s;
-          }
+        if (db) conv_detail::add_bias_grad(dyn, OC, L, n == c * kChunk, part_db + c * OC);
         if (dx) strided_input_grad(dyn, packed, g, dx + n * in_size);
         if (dw) strided_weight_grad_layout(dyn, x + n * in_size, g, layouts + n * layout_size);
       }
@@ -468,7 +478,7 @@ void strided_backward(const float* dy, const float* x, const float* w, const Con
 
 int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
   if (winograd(g, N)) return winograd_backward_scratch(g, N, threads);
-  if (strided(g)) return strided_backward_scratch(g, N);
+  if (strided(g)) return strided_backward_scratch(g, N, threads);
   return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
 }
 
@@ -503,11 +513,7 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
           im2col(x + n * in_size, g, col, L);
           gemm(false, true, OC, K, L, 1.0f, dyn, L, col, L, n == c * kChunk ? 0.0f : 1.0f, pdw, K);
         }
-        if (db)
-          for (int64_t oc = 0; oc < OC; ++oc) {
-            const float s = lane_sum(dyn + oc * L, L);
-            pdb[oc] = n == c * kChunk ? s : pdb[oc] + s;
-          }
+        if (db) conv_detail::add_bias_grad(dyn, OC, L, n == c * kChunk, pdb);
         if (dx) {  // dcol (K×L) = Wᵀ (K×OC) · dy_n (OC×L), scattered back onto dx_n
           gemm(true, false, K, L, OC, 1.0f, w, K, dyn, L, 0.0f, dcol, L);
           col2im(dcol, L, g, dx + n * in_size);

@@ -21,6 +21,7 @@ struct ConvGeometry {
   int64_t OW() const { return (W + 2 * pad - KW) / stride + 1; }
   int64_t L() const { return OH() * OW(); }
   int64_t K() const { return C * KH * KW; }
+  bool operator==(const ConvGeometry&) const = default;
 };
 
 // x: one sample C×H×W. Writes its K×L block into col, whose rows are ld floats apart.

@@ -108,6 +108,13 @@ constexpr int64_t kChunk = 4;
 // running sum is a chain of dependent additions (4 cycles each), 8 lanes are a vector.
 float lane_sum(const float* p, int64_t n);
 
+// One sample's bias gradient into a chunk partial: pdb[oc] = (first ? 0 : pdb[oc]) + the
+// sum of dy's plane oc (OC planes of L).
+void add_bias_grad(const float* dy, int64_t OC, int64_t L, bool first, float* pdb);
+
+// dst (C planes of (H + 2·pad)×(W + 2·pad)) = x (C×H×W) with pad zeros around each plane.
+void bordered_copy(const float* x, const ConvGeometry& g, float* dst);
+
 // out[i] += parts[0·n + i] + parts[1·n + i] + ... over n_chunks chunk partials, added in
 // chunk order (so the result does not depend on which thread made which partial).
 inline void add_chunk_partials(const float* parts, int64_t n_chunks, int64_t n, float* out) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "mnistcnn/kernels/conv_detail.h"
+
 namespace mnistcnn::kernels {
 
 int64_t strided_packed_size(const ConvGeometry& g) { return g.OC * g.K(); }
@@ -69,15 +71,6 @@ template <int R, int V>
 void store_transposed(const float (&sum)[R][8 * V], const int64_t* pos, int64_t stride, float* dst) {
   for (int i = 0; i < 8 * V; ++i)
     MNISTCNN_UNROLL for (int r = 0; r < R; ++r) dst[i * stride + pos[r]] = sum[r][i];
-}
-
-// dst (C planes of (H + 2·pad)×(W + 2·pad)) = x with pad zeros around each plane.
-void bordered_copy(const float* x, const ConvGeometry& g, float* dst) {
-  const int64_t Hb = g.H + 2 * g.pad, Wb = g.W + 2 * g.pad;
-  std::fill_n(dst, g.C * Hb * Wb, 0.0f);
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ih = 0; ih < g.H; ++ih)
-      std::copy_n(x + (c * g.H + ih) * g.W, g.W, dst + (c * Hb + ih + g.pad) * Wb + g.pad);
 }
 
 // R output positions (input offsets offsets[r] in the bordered sample) times 8V output
@@ -184,16 +177,21 @@ void strided_forward(const float* x, const float* wp, const ConvGeometry& g, flo
   const int64_t Hb = g.H + 2 * g.pad, Wb = g.W + 2 * g.pad, OW = g.OW(), L = g.L(), K = g.K(), S = g.stride;
   thread_local std::vector<float> xb;
   xb.resize(static_cast<size_t>(g.C * Hb * Wb));
-  bordered_copy(x, g, xb.data());
-  // Offsets of the output positions and of the patch elements in the bordered sample.
+  conv_detail::bordered_copy(x, g, xb.data());
+  // Offsets of the output positions and of the patch elements in the bordered sample,
+  // built once per geometry and thread, not for every sample.
   thread_local std::vector<int64_t> offsets, taps;
-  offsets.clear();
-  for (int64_t oh = 0; oh < g.OH(); ++oh)
-    for (int64_t ow = 0; ow < OW; ++ow) offsets.push_back(oh * S * Wb + ow * S);
-  taps.clear();
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) taps.push_back((c * Hb + kh) * Wb + kw);
+  thread_local ConvGeometry tables_for{};
+  if (!(tables_for == g)) {
+    offsets.clear();
+    for (int64_t oh = 0; oh < g.OH(); ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) offsets.push_back(oh * S * Wb + ow * S);
+    taps.clear();
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw) taps.push_back((c * Hb + kh) * Wb + kw);
+    tables_for = g;
+  }
   // Patch elements in slices of kTermsPerSum, every position block through one slice
   // before the next: the slice's weights (8 KB) and input rows stay in L1 across the
   // blocks. Each block's slice sum goes into sums (L × 8V), which is then transposed.
@@ -267,7 +265,7 @@ int64_t strided_weight_grad_layout_size(const ConvGeometry& g) {
 
 void strided_weight_grad_layout(const float* dy, const float* x, const ConvGeometry& g, float* layout) {
   const int64_t Hb = g.H + 2 * g.pad, Wb = g.W + 2 * g.pad, L = g.L();
-  bordered_copy(x, g, layout);
+  conv_detail::bordered_copy(x, g, layout);
   float* dyt = layout + g.C * Hb * Wb;
   for (int64_t oc = 0; oc < g.OC; ++oc)
     for (int64_t l = 0; l < L; ++l) dyt[l * g.OC + oc] = dy[oc * L + l];

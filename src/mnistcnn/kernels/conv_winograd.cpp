@@ -545,11 +545,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
           dyn = unfused;
         }
         if (dw || dx) transform_output_grad(dyn, g, t, P, s * nt, dM, work);
-        if (db)
-          for (int64_t oc = 0; oc < OC; ++oc) {
-            const float sum = conv_detail::lane_sum(dyn + oc * L, L);
-            pdb[oc] = s == 0 ? sum : pdb[oc] + sum;
-          }
+        if (db) conv_detail::add_bias_grad(dyn, OC, L, s == 0, pdb);
       }
       if (dw) {  // dU (OC×C) = dM (OC×P) · Vᵀ (P×C) for each of the 16
         for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, P, s * nt, V, work);
