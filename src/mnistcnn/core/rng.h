@@ -13,9 +13,20 @@ class Rng {
   using State = std::array<uint64_t, 4>;
   explicit Rng(uint64_t seed = 0, uint64_t stream = 0);
 
-  uint64_t next_u64();
+  // Inline: dropout draws one number per activation, on the training step's critical path.
+  uint64_t next_u64() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
   uint64_t below(uint64_t n);           // uniform in [0, n), n > 0, unbiased
-  float uniform();                      // [0, 1) with 24 random bits
+  float uniform() { return static_cast<float>(next_u64() >> 40) * 0x1.0p-24f; }  // [0, 1), 24 random bits
   float uniform(float lo, float hi);    // [lo, hi)
   float normal();                       // standard normal (Box-Muller, no cached spare)
 
@@ -23,6 +34,7 @@ class Rng {
   void set_state(const State& s) { s_ = s; }
 
  private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   State s_{};
 };
 

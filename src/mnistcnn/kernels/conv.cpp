@@ -389,11 +389,11 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
   if (winograd(g, N)) return winograd_forward(x, w, b, g, N, scratch, y, fuse, argmax);
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   if (strided(g)) {
-    strided_pack_forward(w, g, scratch);
     float* full_base = scratch + strided_packed_size(g);
 #pragma omp parallel
     {
       float* full = full_base + static_cast<int64_t>(omp_get_thread_num()) * g.OC * g.L();
+      strided_pack_forward(w, g, scratch);
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < N; ++n) {
         float* yn = y + n * out_size;
@@ -445,10 +445,10 @@ void strided_backward(const float* dy, const float* x, const float* w, const Con
   float* packed = part_db + n_chunks * OC;            // weights packed for dx
   float* layouts = packed + strided_packed_size(g);   // N × layout_size
   float* unfused_base = layouts + N * layout_size;    // threads × OC×L, when fused
-  if (dx) strided_pack_input_grad(w, g, packed);
 #pragma omp parallel
   {
     float* unfused = unfused_base + static_cast<int64_t>(omp_get_thread_num()) * OC * L;
+    if (dx) strided_pack_input_grad(w, g, packed);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c)
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {

@@ -166,11 +166,11 @@ bool strided_conv_applies(const ConvGeometry& g) {
 
 void strided_pack_forward(const float* w, const ConvGeometry& g, float* wp) {
   const int64_t K = g.K();
-  for_channel_blocks(g.OC, [&](int64_t oc0, int V) {
-    float* dst = wp + oc0 * K;
-    for (int64_t k = 0; k < K; ++k)
-      for (int i = 0; i < 8 * V; ++i) dst[k * 8 * V + i] = w[(oc0 + i) * K + k];
-  });
+#pragma omp for schedule(static)
+  for (int64_t k = 0; k < K; ++k)
+    for_channel_blocks(g.OC, [&](int64_t oc0, int V) {
+      for (int i = 0; i < 8 * V; ++i) wp[oc0 * K + k * 8 * V + i] = w[(oc0 + i) * K + k];
+    });
 }
 
 void strided_forward(const float* x, const float* wp, const ConvGeometry& g, float* out) {
@@ -212,12 +212,13 @@ void strided_forward(const float* x, const float* wp, const ConvGeometry& g, flo
 
 void strided_pack_input_grad(const float* w, const ConvGeometry& g, float* wp) {
   const int64_t taps = g.KH * g.KW;
-  for_channel_blocks(g.C, [&](int64_t c0, int V) {
-    float* dst = wp + c0 * taps * g.OC;
-    for (int64_t t = 0; t < taps; ++t)
+#pragma omp for schedule(static)
+  for (int64_t t = 0; t < taps; ++t)
+    for_channel_blocks(g.C, [&](int64_t c0, int V) {
+      float* dst = wp + c0 * taps * g.OC;
       for (int64_t oc = 0; oc < g.OC; ++oc)
         for (int i = 0; i < 8 * V; ++i) dst[(t * g.OC + oc) * 8 * V + i] = w[(oc * g.C + c0 + i) * taps + t];
-  });
+    });
 }
 
 void strided_input_grad(const float* dy, const float* wp, const ConvGeometry& g, float* dx) {

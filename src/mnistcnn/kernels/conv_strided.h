@@ -18,6 +18,8 @@ bool strided_conv_applies(const ConvGeometry& g);
 // Floats of packed weights (either packing): OC·K.
 int64_t strided_packed_size(const ConvGeometry& g);
 
+// The two packings, called in a parallel region, share the work among its threads (an
+// orphaned `omp for`, with its barrier); outside one, the calling thread does it all.
 // Forward: wp = w (OC×K) packed in blocks of 16 (then 8) output channels, K×16 each.
 void strided_pack_forward(const float* w, const ConvGeometry& g, float* wp);
 // One sample: out (OC×OH×OW, without bias) = w ⋆ x (C×H×W), weights packed as above.

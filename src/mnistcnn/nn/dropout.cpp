@@ -21,10 +21,14 @@ void Dropout::forward(const Tensor& x, Tensor& y, Mode mode) {
   }
   mask_.resize(static_cast<size_t>(n));
   const float keep_scale = 1.0f / (1.0f - p_);
-  for (int64_t i = 0; i < n; ++i) {
-    mask_[i] = rng_.uniform() < p_ ? 0.0f : keep_scale;
-    y[i] = x[i] * mask_[i];
-  }
+  // The stream in a local copy, so that its state stays in registers across the stores.
+  Rng rng = rng_;
+  float* mask = mask_.data();
+  for (int64_t i = 0; i < n; ++i) mask[i] = rng.uniform() < p_ ? 0.0f : keep_scale;
+  rng_ = rng;
+  const float* xs = x.data();
+  float* ys = y.data();
+  for (int64_t i = 0; i < n; ++i) ys[i] = xs[i] * mask[i];
 }
 
 void Dropout::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor* dx) {

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::train {
 
@@ -31,7 +32,11 @@ void ema_update(NamedWeights& ema, const std::vector<nn::Param*>& params, double
       e = p->value;
       continue;
     }
-    for (int64_t i = 0; i < e.numel(); ++i)
+    // Every step, on the main thread: in parallel for large tensors (element-wise, so the
+    // same bits for any thread count), with the count read once so that the loop vectorises.
+    const int64_t n = e.numel();
+#pragma omp parallel for schedule(static) if (n >= kernels::kMinParallelValues)
+    for (int64_t i = 0; i < n; ++i)
       a[i] = static_cast<float>(decay * static_cast<double>(a[i]) + (1.0 - decay) * static_cast<double>(w[i]));
   }
 }
