@@ -95,7 +95,8 @@ TEST(ConvKernel, DirectSingleChannelMatchesReference) {
 
 // 3×3, stride 1, 16+ channels, a batch of enough tiles: Winograd. Odd and even output
 // sizes (a last tile half outside), padding 0 to 3, a single output, rows of tiles over one
-// vector (TW 9 and 12), channel counts that are not multiples of 8; for each, one sample,
+// vector (TW 9 and 12), channel counts that are not multiples of 8 (nor of the forward's
+// blocks of 4 output channels), over 128 input channels; for each, one sample,
 // the smallest batch that takes Winograd and a larger one (several chunks, a remainder).
 TEST(ConvKernel, WinogradMatchesReference) {
   const ConvGeometry shapes[] = {
@@ -106,6 +107,7 @@ TEST(ConvKernel, WinogradMatchesReference) {
       {.C = 16, .H = 3, .W = 3, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},    // one output
       {.C = 16, .H = 2, .W = 3, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 3},    // padding over the kernel
       {.C = 20, .H = 19, .W = 20, .OC = 17, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // 17×18, TW 9
+      {.C = 130, .H = 4, .W = 5, .OC = 21, .KH = 3, .KW = 3, .stride = 1, .pad = 1},   // sums in two blocks
   };
   for (const auto& g : shapes) {
     EXPECT_TRUE(kernels::winograd_fits(g)) << g.C << "x" << g.H << "x" << g.W;

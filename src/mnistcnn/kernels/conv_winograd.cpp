@@ -43,6 +43,20 @@ constexpr int64_t kMinBatchTiles = 72;
 constexpr int64_t kBackwardTiles = 144;
 constexpr int64_t kXi = 16;  // transformed values per tile
 
+// The forward's products M = U·V run in register blocks of kOcBlock output channels times
+// up to kTileVectors vectors of 8 tiles (products_block), not in 16 gemms: one block of
+// output channels at a time, so that its 16 products for a chunk (16 × 4 × 72 floats for
+// keras-mnist) are still in L1 for the output transform (the gemms' 16 × OC × P were not,
+// 295 KB for keras-mnist), and a chunk's blocks can be shared out among the threads.
+constexpr int64_t kOcBlock = 4;
+constexpr int kTileVectors = 3;
+// Sums over at most this many input channels stay in registers; longer ones are added up
+// in blocks of it (as a gemm's K blocks).
+constexpr int64_t kChannelsPerSum = 128;
+
+int64_t padded_oc(int64_t OC) { return (OC + kOcBlock - 1) / kOcBlock * kOcBlock; }
+int64_t padded_tiles(int64_t P) { return (P + 7) / 8 * 8; }
+
 struct Tiles {
   int64_t TH, TW;  // 2×2 output blocks per column and per row
   int64_t count() const { return TH * TW; }
@@ -149,9 +163,24 @@ void split_plane(const float* xc, const ConvGeometry& g, const Tiles& t, float* 
 
 // U (16 × OC × C) from w (OC × C × 3 × 3), 8 filters at a time: their 72 weights are
 // transposed into 9 rows of 8, so that the arithmetic and the 16 stores run in vector
-// lanes (one filter at a time, the 16 stores went to 16 places 8 KB apart).
-void transform_filters(const float* w, const ConvGeometry& g, float* U) {
-  const int64_t OCC = g.OC * g.C;
+// lanes (one filter at a time, the 16 stores went to 16 places 8 KB apart). Called in a
+// parallel region, its threads share the filters (an orphaned `omp for`, with its barrier).
+// With `blocked`, U is laid out for products_block instead: per ξ, blocks of kOcBlock
+// output channels, each C × kOcBlock (channels past OC zero).
+void transform_filters(const float* w, const ConvGeometry& g, float* U, bool blocked = false) {
+  const int64_t OCC = g.OC * g.C, OCp = padded_oc(g.OC);
+  if (blocked && OCp != g.OC) {
+#pragma omp for schedule(static)
+    for (int64_t xi = 0; xi < kXi; ++xi)
+      std::fill_n(U + xi * OCp * g.C + (OCp - kOcBlock) * g.C, kOcBlock * g.C, 0.0f);
+  }
+  // Where filter i (= oc·C + c) of element ξ goes.
+  const auto at = [&](int64_t xi, int64_t i) {
+    if (!blocked) return xi * OCC + i;
+    const int64_t oc = i / g.C, c = i % g.C;
+    return xi * OCp * g.C + (oc / kOcBlock) * kOcBlock * g.C + c * kOcBlock + oc % kOcBlock;
+  };
+#pragma omp for schedule(static)
   for (int64_t i0 = 0; i0 < OCC; i0 += 8) {
     const int64_t n = std::min<int64_t>(8, OCC - i0);
     float f[9][8] = {};
@@ -174,7 +203,7 @@ void transform_filters(const float* w, const ConvGeometry& g, float* U) {
       }
     }
     for (int xi = 0; xi < 16; ++xi)
-      for (int64_t l = 0; l < n; ++l) U[xi * OCC + i0 + l] = u[xi][l];
+      for (int64_t l = 0; l < n; ++l) U[at(xi, i0 + l)] = u[xi][l];
   }
 }
 
@@ -328,14 +357,75 @@ void transform_input(const float* x, const ConvGeometry& g, const Tiles& t, int6
   }
 }
 
-// One sample's output out (OC×OH×OW) from columns [col0, col0 + tiles) of the products
-// M (16 × OC × P), the blocks past an odd edge dropped.
-void transform_output(const float* M, const ConvGeometry& g, const Tiles& t, int64_t P, int64_t col0, float* out,
-                      float* work) {
+// m[r·ldm + j] (r < kOcBlock, j < 8·NV) = Σ over c < C of u[c·kOcBlock + r] · v[c·ldv + j]
+// (added to m when `add`): one element ξ's products for kOcBlock output channels and 8·NV
+// tiles, every loop over the accumulators unrolled so that they stay in registers.
+template <int NV>
+void products_block(const float* __restrict u, const float* __restrict v, int64_t ldv, int64_t C, bool add,
+                    float* __restrict m, int64_t ldm) {
+#if defined(__AVX2__) && defined(__FMA__)
+  __m256 acc[kOcBlock * NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < kOcBlock * NV; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < C; ++c, u += kOcBlock, v += ldv) {
+    __m256 vv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      vv[j] = _mm256_loadu_ps(v + 8 * j);
+      asm("" : "+x"(vv[j]));  // one load per vector, not one per product
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < kOcBlock; ++r) {
+      const __m256 b = _mm256_broadcast_ss(u + r);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r * NV + j] = _mm256_fmadd_ps(b, vv[j], acc[r * NV + j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < kOcBlock; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      float* dst = m + r * ldm + 8 * j;
+      _mm256_storeu_ps(dst, add ? _mm256_add_ps(_mm256_loadu_ps(dst), acc[r * NV + j]) : acc[r * NV + j]);
+    }
+#else
+  float acc[kOcBlock][8 * NV] = {};
+  for (int64_t c = 0; c < C; ++c)
+    for (int r = 0; r < kOcBlock; ++r)
+      for (int j = 0; j < 8 * NV; ++j) acc[r][j] += u[c * kOcBlock + r] * v[c * ldv + j];
+  for (int r = 0; r < kOcBlock; ++r)
+    for (int j = 0; j < 8 * NV; ++j) m[r * ldm + j] = (add ? m[r * ldm + j] : 0.0f) + acc[r][j];
+#endif
+}
+
+// Mb (16 × kOcBlock × Pp: ξ, channel, tile) = the products of one block of output
+// channels, whose filters are Ub (per ξ, C × kOcBlock; ξ's ub_ld apart), with V
+// (16 × C × Pp). Pp is a multiple of 8.
+void products(const float* Ub, int64_t ub_ld, const float* V, int64_t C, int64_t Pp, float* Mb) {
+  for (int64_t xi = 0; xi < kXi; ++xi)
+    for (int64_t c0 = 0; c0 < C; c0 += kChannelsPerSum) {
+      const int64_t nc = std::min(kChannelsPerSum, C - c0);
+      const float* u = Ub + xi * ub_ld + c0 * kOcBlock;
+      const float* v = V + (xi * C + c0) * Pp;
+      float* m = Mb + xi * kOcBlock * Pp;
+      const bool add = c0 > 0;
+      int64_t p = 0;
+      for (; p + 8 * kTileVectors <= Pp; p += 8 * kTileVectors)
+        products_block<kTileVectors>(u, v + p, Pp, nc, add, m + p, Pp);
+      if (Pp - p == 16) products_block<2>(u, v + p, Pp, nc, add, m + p, Pp);
+      else if (Pp - p == 8) products_block<1>(u, v + p, Pp, nc, add, m + p, Pp);
+    }
+}
+
+// One sample's output channels [0, n_oc) of out (n_oc×OH×OW, channel planes OH·OW apart)
+// from columns [col0, col0 + tiles) of the products M (16 rows xi_ld apart, channel oc's
+// row oc·oc_ld on), the blocks past an odd edge dropped.
+void transform_output(const float* M, int64_t xi_ld, int64_t oc_ld, int64_t n_oc, const ConvGeometry& g,
+                      const Tiles& t, int64_t col0, float* out, float* work) {
   const int64_t TW = t.TW, rs = t.row(), OH = g.OH(), OW = g.OW();
   float* blk = work + 8 * t.plane();  // 4 rows: each tile's 2×2 outputs
-  for (int64_t oc = 0; oc < g.OC; ++oc) {
-    output_rows(M + oc * P + col0, g.OC * P, blk, rs, t.count());
+  for (int64_t oc = 0; oc < n_oc; ++oc) {
+    output_rows(M + oc * oc_ld + col0, xi_ld, blk, rs, t.count());
     for (int64_t oh = 0; oh < OH; ++oh) {
       const float* b0 = blk + (2 * (oh % 2)) * rs + (oh / 2) * TW;
       float* row = out + (oc * OH + oh) * OW;
@@ -446,13 +536,21 @@ void transform_input_grad(const float* dV, const ConvGeometry& g, const Tiles& t
 
 int64_t chunks(int64_t N, int64_t chunk) { return (N + chunk - 1) / chunk; }
 
-// Floats one thread works in: V, the products or output gradient, the input gradient's
-// dV (backward only), and the bordered planes.
-int64_t per_thread(const ConvGeometry& g, bool backward, Fuse fuse) {
+// Floats one thread works in, forward: V, one output channel block's products, the
+// chunk's outputs before pooling (when pooled), and the bordered planes.
+int64_t forward_per_thread(const ConvGeometry& g, Fuse fuse) {
   const Tiles t = tiles_of(g);
-  const int64_t P = chunk_of(g, backward ? kBackwardTiles : kForwardTiles) * t.count();
-  return kXi * g.C * P + kXi * g.OC * P + (backward ? kXi * g.C * P : 0) +
-         (backward || fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0) + t.work();
+  const int64_t per_chunk = chunk_of(g, kForwardTiles), Pp = padded_tiles(per_chunk * t.count());
+  return kXi * g.C * Pp + kXi * kOcBlock * Pp + (fuse == Fuse::ReluMaxPool2 ? per_chunk * g.OC * g.L() : 0) +
+         t.work();
+}
+
+// Backward: V, the output gradient dM, the input gradient's dV, one sample's output
+// gradient with the fused layers undone, and the bordered planes.
+int64_t backward_per_thread(const ConvGeometry& g) {
+  const Tiles t = tiles_of(g);
+  const int64_t P = chunk_of(g, kBackwardTiles) * t.count();
+  return kXi * g.C * P + kXi * g.OC * P + kXi * g.C * P + g.OC * g.L() + t.work();
 }
 
 }  // namespace
@@ -466,50 +564,78 @@ bool winograd_applies(const ConvGeometry& g, int64_t N) {
 }
 
 int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
-  return kXi * g.OC * g.C + static_cast<int64_t>(threads) * per_thread(g, false, fuse);
+  return kXi * padded_oc(g.OC) * g.C + static_cast<int64_t>(threads) * forward_per_thread(g, fuse);
 }
 
 void winograd_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t N,
                       float* scratch, float* y, Fuse fuse, int32_t* argmax) {
   const Tiles t = tiles_of(g);
-  const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse), nt = t.count();
-  const int64_t thread_size = per_thread(g, false, fuse), per_chunk = chunk_of(g, kForwardTiles);
-  float* U = scratch;
-  transform_filters(w, g, U);
-  auto run_chunk = [&](int64_t chunk, float* mine) {
-    const int64_t n0 = chunk * per_chunk, count = std::min(per_chunk, N - n0), P = count * nt;
-    float* V = mine;
-    float* M = V + kXi * g.C * P;
-    float* full = M + kXi * g.OC * P;
-    float* work = full + (fuse == Fuse::ReluMaxPool2 ? g.OC * g.L() : 0);
-    for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, P, s * nt, V, work);
-    for (int64_t xi = 0; xi < kXi; ++xi)
-      gemm(false, false, g.OC, P, g.C, 1.0f, U + xi * g.OC * g.C, g.C, V + xi * g.C * P, P, 0.0f,
-           M + xi * g.OC * P, P);
-    for (int64_t s = 0; s < count; ++s) {
-      float* ys = y + (n0 + s) * out_size;
-      float* out = fuse == Fuse::ReluMaxPool2 ? full : ys;
-      transform_output(M, g, t, P, s * nt, out, work);
-      conv_detail::bias_and_fused(b, g, fuse, out, ys, argmax ? argmax + (n0 + s) * out_size : nullptr);
-    }
+  const int64_t C = g.C, OC = g.OC, L = g.L(), OCp = padded_oc(OC), nt = t.count();
+  const int64_t in_size = C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
+  const int64_t per_chunk = chunk_of(g, kForwardTiles), n_chunks = chunks(N, per_chunk);
+  const int64_t Pmax = padded_tiles(per_chunk * nt), thread_size = forward_per_thread(g, fuse);
+  const bool pooled = fuse == Fuse::ReluMaxPool2;
+  float* U = scratch;  // 16 × OCp × C, in blocks of output channels
+  float* threads_scratch = U + kXi * OCp * C;
+  // A thread's pieces of scratch: V, one channel block's products, pre-pooling outputs, planes.
+  const auto V_of = [&](float* mine) { return mine; };
+  const auto M_of = [&](float* mine) { return mine + kXi * C * Pmax; };
+  const auto full_of = [&](float* mine) { return mine + kXi * C * Pmax + kXi * kOcBlock * Pmax; };
+  const auto work_of = [&](float* mine) { return full_of(mine) + (pooled ? per_chunk * OC * L : 0); };
+  const auto count_of = [&](int64_t chunk) { return std::min(per_chunk, N - chunk * per_chunk); };
+  // Sample s of a chunk: where its convolution goes (pooled: into full first).
+  const auto out_of = [&](int64_t chunk, int64_t s, float* full) {
+    return pooled ? full + s * OC * L : y + (chunk * per_chunk + s) * out_size;
   };
-  const int64_t n_chunks = chunks(N, per_chunk);
-  float* threads_scratch = scratch + kXi * g.OC * g.C;
-  if (n_chunks == 1) {  // as the column path's single sample: the gemms share out the threads
-    run_chunk(0, threads_scratch);
+  const auto input_chunk = [&](int64_t chunk, float* V, float* work) {
+    const int64_t n0 = chunk * per_chunk, count = count_of(chunk), P = count * nt, Pp = padded_tiles(P);
+    for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, Pp, s * nt, V, work);
+    if (Pp > P)  // the padding tiles' products are never read, but must be numbers
+      for (int64_t row = 0; row < kXi * C; ++row) std::fill(V + row * Pp + P, V + (row + 1) * Pp, 0.0f);
+  };
+  const auto channel_block = [&](int64_t chunk, int64_t ob, const float* V, float* M, float* full, float* work) {
+    const int64_t count = count_of(chunk), Pp = padded_tiles(count * nt), n_oc = std::min(kOcBlock, OC - ob * kOcBlock);
+    products(U + ob * kOcBlock * C, OCp * C, V, C, Pp, M);
+    for (int64_t s = 0; s < count; ++s)
+      transform_output(M, kOcBlock * Pp, Pp, n_oc, g, t, s * nt, out_of(chunk, s, full) + ob * kOcBlock * L, work);
+  };
+  const auto finish_sample = [&](int64_t chunk, int64_t s, float* full) {
+    const int64_t n = chunk * per_chunk + s;
+    conv_detail::bias_and_fused(b, g, fuse, out_of(chunk, s, full), y + n * out_size,
+                                argmax ? argmax + n * out_size : nullptr);
+  };
+  if (n_chunks == 1) {  // one chunk: its channel blocks are shared out among the threads
+#pragma omp parallel
+    {
+      float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
+      transform_filters(w, g, U, true);
+#pragma omp single
+      input_chunk(0, V_of(threads_scratch), work_of(mine));
+#pragma omp for schedule(static)
+      for (int64_t ob = 0; ob < OCp / kOcBlock; ++ob)
+        channel_block(0, ob, V_of(threads_scratch), M_of(mine), full_of(threads_scratch), work_of(mine));
+#pragma omp for schedule(static)
+      for (int64_t s = 0; s < count_of(0); ++s) finish_sample(0, s, full_of(threads_scratch));
+    }
     return;
   }
 #pragma omp parallel
   {
     float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
+    transform_filters(w, g, U, true);
 #pragma omp for schedule(static)
-    for (int64_t c = 0; c < n_chunks; ++c) run_chunk(c, mine);
+    for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+      input_chunk(chunk, V_of(mine), work_of(mine));
+      for (int64_t ob = 0; ob < OCp / kOcBlock; ++ob)
+        channel_block(chunk, ob, V_of(mine), M_of(mine), full_of(mine), work_of(mine));
+      for (int64_t s = 0; s < count_of(chunk); ++s) finish_sample(chunk, s, full_of(mine));
+    }
   }
 }
 
 int64_t winograd_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
   return chunks(N, chunk_of(g, kBackwardTiles)) * (kXi * g.OC * g.C + g.OC) + kXi * g.OC * g.C +
-         static_cast<int64_t>(threads) * per_thread(g, true, Fuse::None);
+         static_cast<int64_t>(threads) * backward_per_thread(g);
 }
 
 void winograd_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
@@ -519,15 +645,15 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
   const int64_t OC = g.OC, C = g.C, L = g.L(), nt = t.count(), OCC = OC * C;
   const int64_t in_size = C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   const int64_t per_chunk = chunk_of(g, kBackwardTiles), n_chunks = chunks(N, per_chunk);
-  const int64_t thread_size = per_thread(g, true, Fuse::None);
+  const int64_t thread_size = backward_per_thread(g);
   float* part_dU = scratch;                         // n_chunks × 16 × OC × C
   float* part_db = part_dU + n_chunks * kXi * OCC;  // n_chunks × OC
   float* U = part_db + n_chunks * OC;
   float* threads_scratch = U + kXi * OCC;
-  if (dx) transform_filters(w, g, U);
 #pragma omp parallel
   {
     float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
+    if (dx) transform_filters(w, g, U);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c) {
       const int64_t n0 = c * per_chunk, count = std::min(per_chunk, N - n0), P = count * nt;
