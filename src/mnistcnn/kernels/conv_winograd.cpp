@@ -15,7 +15,8 @@
 //   G  = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]            filter g (3×3):      U = G g Gᵀ
 //   Aᵀ = [1 1 1 0; 0 1 -1 -1]                      output (2×2):        Y = Aᵀ (U ⊙ V) A
 // Transformed values are stored as 16 matrices, element ξ = 4a + k of every tile: V as
-// 16 × C × P and the products as 16 × OC × P, where P counts the tiles of a chunk of
+// 16 × C × P and the products as 16 × OC × P (the forward's: 16 × 4 × P, one block of
+// output channels at a time), where P counts the tiles of a chunk of
 // samples (sample-major, then tile rows, then tile columns), so that the loops over tile
 // columns read and write contiguous floats.
 

@@ -1,8 +1,9 @@
 // Winograd F(2×2, 3×3) for 3×3 convolutions with stride 1 and several input channels:
 // each 2×2 block of outputs comes from a 4×4 input tile, and after the tiles and the
 // filters are transformed (V = Bᵀ d B, U = G g Gᵀ) the products are 16 independent
-// (OC×C)·(C×tiles) gemms, 16 multiplications per 4 outputs and channel pair instead of
-// 36. The backward passes go through the same linear maps transposed: the output
+// (OC×C)·(C×tiles) matrix products, 16 multiplications per 4 outputs and channel pair
+// instead of 36 (forward: register blocks of our own, one block of output channels at a
+// time; backward: gemm). The backward passes go through the same linear maps transposed: the output
 // gradient becomes dM = A dy Aᵀ per tile, the weight gradient is Gᵀ (Σ dM ⊙ V) G and the
 // input gradient B (U ⊙ dM) Bᵀ added back onto the overlapping tiles. Same contracts as
 // conv2d_forward / conv2d_backward (kernels/conv.h), which call these where
