@@ -175,11 +175,12 @@ void transform_filters(const float* w, const ConvGeometry& g, float* U, bool blo
     for (int64_t xi = 0; xi < kXi; ++xi)
       std::fill_n(U + xi * OCp * g.C + (OCp - kOcBlock) * g.C, kOcBlock * g.C, 0.0f);
   }
-  // Where filter i (= oc·C + c) of element ξ goes.
-  const auto at = [&](int64_t xi, int64_t i) {
-    if (!blocked) return xi * OCC + i;
+  // Filter i (= oc·C + c) of element ξ goes to U[ξ·xi_stride + at(i)].
+  const int64_t xi_stride = blocked ? OCp * g.C : OCC;
+  const auto at = [&](int64_t i) {
+    if (!blocked) return i;
     const int64_t oc = i / g.C, c = i % g.C;
-    return xi * OCp * g.C + (oc / kOcBlock) * kOcBlock * g.C + c * kOcBlock + oc % kOcBlock;
+    return (oc / kOcBlock) * kOcBlock * g.C + c * kOcBlock + oc % kOcBlock;
   };
 #pragma omp for schedule(static)
   for (int64_t i0 = 0; i0 < OCC; i0 += 8) {
@@ -203,8 +204,10 @@ void transform_filters(const float* w, const ConvGeometry& g, float* U, bool blo
         u[4 * a + 3][l] = h[a][2];
       }
     }
-    for (int xi = 0; xi < 16; ++xi)
-      for (int64_t l = 0; l < n; ++l) U[at(xi, i0 + l)] = u[xi][l];
+    for (int64_t l = 0; l < n; ++l) {  // the divisions once per filter, not once per element
+      float* dst = U + at(i0 + l);
+      for (int xi = 0; xi < 16; ++xi) dst[xi * xi_stride] = u[xi][l];
+    }
   }
 }
 
@@ -578,8 +581,8 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
   const bool pooled = fuse == Fuse::ReluMaxPool2;
   float* U = scratch;  // 16 × OCp × C, in blocks of output channels
   float* threads_scratch = U + kXi * OCp * C;
-  // A thread's pieces of scratch: V, one channel block's products, pre-pooling outputs, planes.
-  const auto V_of = [&](float* mine) { return mine; };
+  // A thread's pieces of scratch: V (at its start), one channel block's products,
+  // pre-pooling outputs, planes.
   const auto M_of = [&](float* mine) { return mine + kXi * C * Pmax; };
   const auto full_of = [&](float* mine) { return mine + kXi * C * Pmax + kXi * kOcBlock * Pmax; };
   const auto work_of = [&](float* mine) { return full_of(mine) + (pooled ? per_chunk * OC * L : 0); };
@@ -611,10 +614,10 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
       float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
       transform_filters(w, g, U, true);
 #pragma omp single
-      input_chunk(0, V_of(threads_scratch), work_of(mine));
+      input_chunk(0, threads_scratch, work_of(mine));
 #pragma omp for schedule(static)
       for (int64_t ob = 0; ob < OCp / kOcBlock; ++ob)
-        channel_block(0, ob, V_of(threads_scratch), M_of(mine), full_of(threads_scratch), work_of(mine));
+        channel_block(0, ob, threads_scratch, M_of(mine), full_of(threads_scratch), work_of(mine));
 #pragma omp for schedule(static)
       for (int64_t s = 0; s < count_of(0); ++s) finish_sample(0, s, full_of(threads_scratch));
     }
@@ -626,9 +629,9 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
     transform_filters(w, g, U, true);
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
-      input_chunk(chunk, V_of(mine), work_of(mine));
+      input_chunk(chunk, mine, work_of(mine));
       for (int64_t ob = 0; ob < OCp / kOcBlock; ++ob)
-        channel_block(chunk, ob, V_of(mine), M_of(mine), full_of(mine), work_of(mine));
+        channel_block(chunk, ob, mine, M_of(mine), full_of(mine), work_of(mine));
       for (int64_t s = 0; s < count_of(chunk); ++s) finish_sample(chunk, s, full_of(mine));
     }
   }
