@@ -287,12 +287,16 @@ void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx) {
 namespace conv_detail {
 
 float lane_sum(const float* p, int64_t n) {
-  float lane[8] = {};
+  // (One vector of 8 sums was bound by the addition's latency: an eighth of a first
+  // layer's backward on Zen 5.)
+  float lane[32] = {};
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) lane[j] += p[i + j];
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 32; ++j) lane[j] += p[i + j];
   for (int j = 0; i < n; ++i, ++j) lane[j] += p[i];
-  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+  for (int w = 16; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) lane[j] += lane[j + w];
+  return lane[0];
 }
 
 void add_bias_grad(const float* dy, int64_t OC, int64_t L, bool first, float* pdb) {
@@ -352,11 +356,15 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
 std::atomic<ConvAlgorithm> algorithm{ConvAlgorithm::Auto};
 
 bool winograd(const ConvGeometry& g, int64_t N) {
-  return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && winograd_applies(g, N);
+  switch (algorithm.load(std::memory_order_relaxed)) {
+    case ConvAlgorithm::Auto: return winograd_applies(g, N) && winograd_pays(g);
+    case ConvAlgorithm::Winograd: return winograd_applies(g, N);
+    default: return false;
+  }
 }
 
 bool strided(const ConvGeometry& g) {
-  return algorithm.load(std::memory_order_relaxed) == ConvAlgorithm::Auto && strided_conv_applies(g);
+  return algorithm.load(std::memory_order_relaxed) != ConvAlgorithm::Columns && strided_conv_applies(g);
 }
 
 }  // namespace
@@ -376,7 +384,8 @@ int64_t columns_per_thread(const ConvGeometry& g, Fuse fuse) {
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
   const int64_t columns = static_cast<int64_t>(threads) * columns_per_thread(g, fuse);
   // The batch decides between Winograd and columns (winograd_applies): room for either.
-  if (conv_algorithm() == ConvAlgorithm::Auto && winograd_fits(g))
+  const ConvAlgorithm a = conv_algorithm();
+  if (winograd_fits(g) && (a == ConvAlgorithm::Winograd || (a == ConvAlgorithm::Auto && winograd_pays(g))))
     return std::max(columns, winograd_forward_scratch(g, threads, fuse));
   // Packed weights, and each thread's full-size output when pooled.
   if (strided(g))

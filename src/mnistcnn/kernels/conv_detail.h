@@ -104,8 +104,9 @@ inline void merge16(__m256 e, __m256 o, __m256& first, __m256& second) {
 // result does not depend on the thread count.
 constexpr int64_t kChunk = 4;
 
-// Sum of n floats in 8 independent lanes, added up in a fixed order at the end: one
-// running sum is a chain of dependent additions (4 cycles each), 8 lanes are a vector.
+// Sum of n floats in 32 independent lanes, added up in a fixed order at the end: one
+// running sum is a chain of dependent additions (4 cycles each); 32 lanes are 4 vectors
+// of AVX2 (2 of AVX-512) whose additions overlap.
 float lane_sum(const float* p, int64_t n);
 
 // One sample's bias gradient into a chunk partial: pdb[oc] = (first ? 0 : pdb[oc]) + the

@@ -5,105 +5,158 @@
 #endif
 
 #include <algorithm>
+#include <utility>
 
 namespace mnistcnn::kernels {
 
 #if defined(__AVX2__)
 namespace {
 
-// NB output channels from oc0 on: NB accumulators of 8 outputs, each input vector loaded
-// once for all of them. A row's last vector ends at the row's end and overlaps the one
-// before it when OW is not a multiple of 8; the overlap is written twice with the same
-// values. (Sharing each broadcast weight among 2 or 3 output vectors, with fewer channels
-// per block, measured slower on Zen 3.)
-template <int NB>
+// The kernels below are written once over a vector type: 8 lanes (AVX2) or, where the
+// CPU has AVX-512 and a row holds a whole 16-lane vector, 16 (twice the products per
+// instruction, and 32 registers for the accumulators).
+struct Lanes8 {
+  using V = __m256;
+  using Mask = __m256i;
+  static constexpr int width = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static Mask first(int64_t n) {  // lanes i < n
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static float sum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_hadd_ps(s, s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(s);
+  }
+};
+
+#if defined(__AVX512F__)
+struct Lanes16 {
+  using V = __m512;
+  using Mask = __mmask16;
+  static constexpr int width = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static Mask first(int64_t n) { return static_cast<Mask>((1u << n) - 1); }
+  static float sum(V v) {  // through memory: GCC 12's 512-to-256 casts and extracts warn (bug 105593)
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, v);
+    return Lanes8::sum(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
+  }
+};
+#endif
+
+// NB output channels from oc0 on: NB accumulators of one vector of outputs, each input
+// vector loaded once for all of them. A row's last vector ends at the row's end and
+// overlaps the one before it when OW is not a multiple of the width; the overlap is
+// written twice with the same values. (Sharing each broadcast weight among 2 or 3 output
+// vectors, with fewer channels per block, measured slower on Zen 3.)
+template <class T, int NB>
 void forward_channels(const float* x, const float* w, const ConvGeometry& g, int64_t oc0, float* out) {
   const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, KK = g.KH * g.KW;
   for (int64_t oh = 0; oh < OH; ++oh)
-    for (int64_t ow = 0; ow < OW; ow += 8) {
-      const int64_t o = std::min(ow, OW - 8);
-      __m256 acc[NB];
-      for (int j = 0; j < NB; ++j) acc[j] = _mm256_setzero_ps();
+    for (int64_t ow = 0; ow < OW; ow += T::width) {
+      const int64_t o = std::min(ow, OW - T::width);
+      typename T::V acc[NB];
+      for (int j = 0; j < NB; ++j) acc[j] = T::zero();
       for (int64_t kh = 0; kh < g.KH; ++kh) {
         const float* xr = x + (oh + kh) * g.W + o;
         const float* wk = w + oc0 * KK + kh * g.KW;
         for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const __m256 xv = _mm256_loadu_ps(xr + kw);
-          for (int j = 0; j < NB; ++j) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(wk + j * KK + kw), xv, acc[j]);
+          const typename T::V xv = T::load(xr + kw);
+          for (int j = 0; j < NB; ++j) acc[j] = T::fmadd(T::broadcast(wk + j * KK + kw), xv, acc[j]);
         }
       }
-      for (int j = 0; j < NB; ++j) _mm256_storeu_ps(out + (oc0 + j) * L + oh * OW + o, acc[j]);
+      for (int j = 0; j < NB; ++j) T::store(out + (oc0 + j) * L + oh * OW + o, acc[j]);
     }
 }
 
-// The channels after the last whole block: `rest` of them, rest < NB.
-template <int NB>
-void forward_rest(const float* x, const float* w, const ConvGeometry& g, int64_t oc0, int64_t rest, float* out) {
-  if constexpr (NB > 0) {
-    if (rest == NB) return forward_channels<NB>(x, w, g, oc0, out);
-    forward_rest<NB - 1>(x, w, g, oc0, rest, out);
-  }
-}
-
-float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_hadd_ps(s, s);
-  s = _mm_hadd_ps(s, s);
-  return _mm_cvtss_f32(s);
+template <class T>
+void forward_all(const float* x, const float* w, const ConvGeometry& g, float* out) {
+  int64_t oc = 0;
+  for (; oc + 8 <= g.OC; oc += 8) forward_channels<T, 8>(x, w, g, oc, out);
+  [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
+    ((g.OC - oc == R + 1 ? forward_channels<T, R + 1>(x, w, g, oc, out) : void()), ...);
+  }(std::make_integer_sequence<int, 7>{});
 }
 
 // NB channels from oc0 on, one kernel row at a time: NB·KW accumulators, one per
 // (channel, kernel column), over every output position; each input vector feeds NB
 // products. The row's last partial vector is masked (in dy and in x, so nothing past
 // the row is read).
-template <int KW, int NB>
+template <class T, int KW, int NB>
 void weight_grad_piece(const float* dy, const float* x, const ConvGeometry& g, int64_t oc0, bool accumulate,
                        float* dw) {
-  const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, full = OW / 8 * 8, tail = OW - full;
-  alignas(32) int32_t lanes[8];
-  for (int j = 0; j < 8; ++j) lanes[j] = j < tail ? -1 : 0;
-  const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+  using V = typename T::V;
+  const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, full = OW / T::width * T::width, tail = OW - full;
+  const typename T::Mask mask = T::first(tail);
   for (int64_t kh = 0; kh < g.KH; ++kh) {
-    __m256 acc[NB][KW];
+    V acc[NB][KW];
     for (int j = 0; j < NB; ++j)
-      for (int kw = 0; kw < KW; ++kw) acc[j][kw] = _mm256_setzero_ps();
+      for (int kw = 0; kw < KW; ++kw) acc[j][kw] = T::zero();
     const auto step = [&](const float* xr, const float* d, auto load) {
-      __m256 xv[KW];
+      V xv[KW];
       for (int kw = 0; kw < KW; ++kw) xv[kw] = load(xr + kw);
       for (int j = 0; j < NB; ++j) {
-        const __m256 dv = load(d + j * L);
-        for (int kw = 0; kw < KW; ++kw) acc[j][kw] = _mm256_fmadd_ps(dv, xv[kw], acc[j][kw]);
+        const V dv = load(d + j * L);
+        for (int kw = 0; kw < KW; ++kw) acc[j][kw] = T::fmadd(dv, xv[kw], acc[j][kw]);
       }
     };
     for (int64_t oh = 0; oh < OH; ++oh) {
       const float* d = dy + oc0 * L + oh * OW;
       const float* xr = x + (oh + kh) * g.W;
-      for (int64_t ow = 0; ow < full; ow += 8) step(xr + ow, d + ow, [](const float* p) { return _mm256_loadu_ps(p); });
-      if (tail) step(xr + full, d + full, [&](const float* p) { return _mm256_maskload_ps(p, mask); });
+      for (int64_t ow = 0; ow < full; ow += T::width) step(xr + ow, d + ow, [](const float* p) { return T::load(p); });
+      if (tail) step(xr + full, d + full, [&](const float* p) { return T::load(p, mask); });
     }
     for (int j = 0; j < NB; ++j) {
       float* out = dw + ((oc0 + j) * g.KH + kh) * KW;
-      for (int kw = 0; kw < KW; ++kw) out[kw] = (accumulate ? out[kw] : 0.0f) + horizontal_sum(acc[j][kw]);
+      for (int kw = 0; kw < KW; ++kw) out[kw] = (accumulate ? out[kw] : 0.0f) + T::sum(acc[j][kw]);
     }
   }
 }
 
-template <int KW, int NB>
+template <class T, int KW, int NB>
 void weight_grad_rest(const float* dy, const float* x, const ConvGeometry& g, int64_t oc0, int64_t rest,
                       bool accumulate, float* dw) {
   if constexpr (NB > 0) {
-    if (rest == NB) return weight_grad_piece<KW, NB>(dy, x, g, oc0, accumulate, dw);
-    weight_grad_rest<KW, NB - 1>(dy, x, g, oc0, rest, accumulate, dw);
+    if (rest == NB) return weight_grad_piece<T, KW, NB>(dy, x, g, oc0, accumulate, dw);
+    weight_grad_rest<T, KW, NB - 1>(dy, x, g, oc0, rest, accumulate, dw);
   }
 }
 
-// NB·KW accumulators, KW input vectors and one of dy fit the 16 registers.
-template <int KW>
+// NB·KW accumulators, KW input vectors and one of dy fit 16 registers. (With AVX-512's 32,
+// twice the channels per block measured 1.2x slower on Zen 5: the accumulators were moved
+// about between registers.)
+template <class T, int KW>
 void weight_grad_kw(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
-  constexpr int NB = KW == 1 ? 8 : KW == 2 ? 6 : KW == 3 ? 4 : KW <= 5 ? 2 : 1;
+  constexpr int NB = std::max(1, std::min(8, (16 - 1 - KW) / KW));
   int64_t oc = 0;
-  for (; oc + NB <= g.OC; oc += NB) weight_grad_piece<KW, NB>(dy, x, g, oc, accumulate, dw);
-  if (oc < g.OC) weight_grad_rest<KW, NB - 1>(dy, x, g, oc, g.OC - oc, accumulate, dw);
+  for (; oc + NB <= g.OC; oc += NB) weight_grad_piece<T, KW, NB>(dy, x, g, oc, accumulate, dw);
+  if (oc < g.OC) weight_grad_rest<T, KW, NB - 1>(dy, x, g, oc, g.OC - oc, accumulate, dw);
+}
+
+template <class T>
+void weight_grad_all(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
+  switch (g.KW) {  // 1 to 8
+    case 1: weight_grad_kw<T, 1>(dy, x, g, accumulate, dw); break;
+    case 2: weight_grad_kw<T, 2>(dy, x, g, accumulate, dw); break;
+    case 3: weight_grad_kw<T, 3>(dy, x, g, accumulate, dw); break;
+    case 4: weight_grad_kw<T, 4>(dy, x, g, accumulate, dw); break;
+    case 5: weight_grad_kw<T, 5>(dy, x, g, accumulate, dw); break;
+    case 6: weight_grad_kw<T, 6>(dy, x, g, accumulate, dw); break;
+    case 7: weight_grad_kw<T, 7>(dy, x, g, accumulate, dw); break;
+    default: weight_grad_kw<T, 8>(dy, x, g, accumulate, dw); break;
+  }
 }
 
 }  // namespace
@@ -114,24 +167,25 @@ bool direct_conv_applies(const ConvGeometry& g) {
 
 bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {
   if (!direct_conv_applies(g)) return false;
-  int64_t oc = 0;
-  for (; oc + 8 <= g.OC; oc += 8) forward_channels<8>(x, w, g, oc, out);
-  if (oc < g.OC) forward_rest<7>(x, w, g, oc, g.OC - oc, out);
+#if defined(__AVX512F__)
+  if (g.OW() >= 16) {
+    forward_all<Lanes16>(x, w, g, out);
+    return true;
+  }
+#endif
+  forward_all<Lanes8>(x, w, g, out);
   return true;
 }
 
 bool direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
   if (!direct_conv_applies(g)) return false;
-  switch (g.KW) {  // 1 to 8
-    case 1: weight_grad_kw<1>(dy, x, g, accumulate, dw); break;
-    case 2: weight_grad_kw<2>(dy, x, g, accumulate, dw); break;
-    case 3: weight_grad_kw<3>(dy, x, g, accumulate, dw); break;
-    case 4: weight_grad_kw<4>(dy, x, g, accumulate, dw); break;
-    case 5: weight_grad_kw<5>(dy, x, g, accumulate, dw); break;
-    case 6: weight_grad_kw<6>(dy, x, g, accumulate, dw); break;
-    case 7: weight_grad_kw<7>(dy, x, g, accumulate, dw); break;
-    default: weight_grad_kw<8>(dy, x, g, accumulate, dw); break;
+#if defined(__AVX512F__)
+  if (g.OW() >= 16) {
+    weight_grad_all<Lanes16>(dy, x, g, accumulate, dw);
+    return true;
   }
+#endif
+  weight_grad_all<Lanes8>(dy, x, g, accumulate, dw);
   return true;
 }
 
