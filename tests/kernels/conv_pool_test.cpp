@@ -316,8 +316,8 @@ TEST(PoolKernel, FastMaxPoolMatchesReferenceWithTiesAndNaN) {
 }
 
 // The fused ReLU + 2x2 max-pool backward gives what maxpool_backward then relu_backward
-// give, bit for bit (signed zeros included): rows of 1 to 9 windows (whole and partial
-// groups of 4), odd heights and widths (an uncovered last row and column), negative,
+// give, bit for bit (signed zeros included): rows of 1 to 13 windows (whole and partial
+// groups of AVX2's 4 and AVX-512's 8), odd heights and widths (an uncovered last row and column), negative,
 // zero and tied inputs.
 TEST(FuseKernel, ReluMaxPoolBackwardEqualsPoolingThenRelu) {
   for (const auto& [H, W] : {std::pair<int64_t, int64_t>{2, 2}, {3, 5}, {4, 8}, {5, 9}, {6, 17}, {7, 3}, {24, 24},

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -15,7 +16,37 @@ namespace {
 // first elements are input indices r0 and r0 + W), OW windows.
 inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r0, int32_t W, float* yo, int32_t* ao) {
   int64_t ow = 0;
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+  {
+    // 16 windows at a time, the last group masked (short rows, as keras-mnist's 5 windows,
+    // take one step and no scalar tail): even and odd columns of both rows gathered from
+    // two vectors each, then the scalar loop's selects.
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i offs[4] = {_mm512_setzero_si512(), _mm512_set1_epi32(1), _mm512_set1_epi32(W),
+                             _mm512_set1_epi32(W + 1)};
+    const auto first = [](int64_t n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << std::max<int64_t>(n, 0)) - 1); };
+    for (; ow < OW; ow += 16) {
+      const int64_t n = std::min<int64_t>(16, OW - ow);
+      const __mmask16 lo = first(2 * n), hi = first(2 * n - 16), out = first(n);
+      const __m512 alo = _mm512_maskz_loadu_ps(lo, a + 2 * ow), ahi = _mm512_maskz_loadu_ps(hi, a + 2 * ow + 16);
+      const __m512 blo = _mm512_maskz_loadu_ps(lo, b + 2 * ow), bhi = _mm512_maskz_loadu_ps(hi, b + 2 * ow + 16);
+      const __m512 v[4] = {_mm512_permutex2var_ps(alo, even, ahi), _mm512_permutex2var_ps(alo, odd, ahi),
+                           _mm512_permutex2var_ps(blo, even, bhi), _mm512_permutex2var_ps(blo, odd, bhi)};
+      __m512 best = v[0];
+      __m512i bi = offs[0];
+      for (int k = 1; k < 4; ++k) {
+        const __mmask16 nan = _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q) & ~_mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q);
+        const __mmask16 take = _mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ) | nan;
+        best = _mm512_mask_blend_ps(take, best, v[k]);
+        bi = _mm512_mask_blend_epi32(take, bi, offs[k]);
+      }
+      const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(r0 + 2 * static_cast<int32_t>(ow)), even);
+      _mm512_mask_storeu_ps(yo + ow, out, best);
+      _mm512_mask_storeu_epi32(ao + ow, out, _mm512_add_epi32(base, bi));
+    }
+  }
+#elif defined(__AVX2__)
   {
     // 8 windows at a time: even and odd columns of both rows, then the scalar loop's
     // selects lane by lane (take v if larger, or NaN while best is not).
