@@ -620,9 +620,9 @@ bool winograd_pays(const ConvGeometry& g) {
 #if defined(__AVX512F__)
   // With AVX-512 the gemm is twice as wide and the transforms' share grows: Winograd pays
   // only where it saves at least half the multiplications, 9·OH·OW direct against 16 per
-  // tile. Measured on Zen 5: keras-mnist's 11x11 outputs (36 tiles, 1.89x fewer) went
-  // 1.16x faster forward and 1.09x backward through the columns; 24x24, 14x14 and 8x8
-  // outputs (2.25x fewer) stayed 1.1-1.5x faster through Winograd.
+  // tile. Measured on Zen 5 (batch 32, alternating): keras-mnist's 11x11 outputs (36
+  // tiles, 1.89x fewer) went 1.06x faster forward and 1.28x backward through the columns;
+  // 24x24, 14x14 and 8x8 outputs (2.25x fewer) stayed 1.1-1.5x faster through Winograd.
   return 9 * g.OH() * g.OW() >= 32 * tiles_of(g).count();
 #else
   (void)g;
