@@ -98,6 +98,51 @@ inline void merge16(__m256 e, __m256 o, __m256& first, __m256& second) {
   first = _mm256_permute2f128_ps(lo, hi, 0x20);
   second = _mm256_permute2f128_ps(lo, hi, 0x31);
 }
+
+// One vector type's operations, so that a kernel is written once for AVX2's 8 lanes and,
+// where the CPU has AVX-512, 16 (twice the products per instruction, 32 registers).
+struct Lanes8 {
+  using V = __m256;
+  using Mask = __m256i;
+  static constexpr int width = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static Mask first(int64_t n) {  // lanes i < n
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static float sum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_hadd_ps(s, s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(s);
+  }
+};
+
+#if defined(__AVX512F__)
+struct Lanes16 {
+  using V = __m512;
+  using Mask = __mmask16;
+  static constexpr int width = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static Mask first(int64_t n) { return static_cast<Mask>((1u << n) - 1); }
+  static float sum(V v) {  // through memory: GCC 12's 512-to-256 casts and extracts warn (bug 105593)
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, v);
+    return Lanes8::sum(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
+  }
+};
+#endif
 #endif
 
 // Samples per weight-gradient partial sum: partials are summed in chunk order, so the

@@ -25,11 +25,15 @@ namespace mnistcnn::kernels {
 namespace {
 
 #if defined(__AVX2__)
+using conv_detail::Lanes8;
 using conv_detail::load_first;
 using conv_detail::lanes_between;
 using conv_detail::merge16;
 using conv_detail::split16;
 using conv_detail::store_first;
+#endif
+#if defined(__AVX512F__)
+using conv_detail::Lanes16;
 #endif
 
 // Tiles per chunk of samples (a chunk is at least one sample): enough columns for the 16
@@ -45,9 +49,9 @@ constexpr int64_t kBackwardTiles = 144;
 constexpr int64_t kXi = 16;  // transformed values per tile
 
 // The forward's products M = U·V run in register blocks of kOcBlock output channels times
-// up to kTileVectors vectors of 8 tiles (products_block), not in 16 gemms: one block of
-// output channels at a time, so that its 16 products for a chunk (16 × 4 × 72 floats for
-// keras-mnist) are still in L1 for the output transform (the gemms' 16 × OC × P were not,
+// up to kTileVectors vectors of tiles (8 each, 16 with AVX-512: products_block), not in 16
+// gemms: one block of output channels at a time, so that its 16 products for a chunk
+// (16 × 4 × 72 floats for keras-mnist) are still in L1 for the output transform (the gemms' 16 × OC × P were not,
 // 295 KB for keras-mnist), and a chunk's blocks can be shared out among the threads.
 #if defined(__AVX512F__)
 // 32 vector registers: 8 channels × 3 vectors of 16 tiles in 24 accumulators.
@@ -366,76 +370,49 @@ void transform_input(const float* x, const ConvGeometry& g, const Tiles& t, int6
   }
 }
 
-// m[r·ldm + j] (r < kOcBlock, j < 8·NV) = Σ over c < C of u[c·kOcBlock + r] · v[c·ldv + j]
-// (added to m when `add`): one element ξ's products for kOcBlock output channels and 8·NV
-// tiles, every loop over the accumulators unrolled so that they stay in registers.
-template <int NV>
+#if defined(__AVX2__) && defined(__FMA__)
+// m[r·ldm + j] (r < kOcBlock, j < width·NV) = Σ over c < C of u[c·kOcBlock + r] · v[c·ldv + j]
+// (added to m when `add`): one element ξ's products for kOcBlock output channels and NV
+// vectors of tiles (8 or, with AVX-512, 16 each), every loop over the accumulators
+// unrolled so that they stay in registers.
+template <class T, int NV>
 void products_block(const float* __restrict u, const float* __restrict v, int64_t ldv, int64_t C, bool add,
                     float* __restrict m, int64_t ldm) {
-#if defined(__AVX2__) && defined(__FMA__)
-  __m256 acc[kOcBlock * NV];
+  using V = typename T::V;
+  V acc[kOcBlock * NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < kOcBlock * NV; ++i) acc[i] = _mm256_setzero_ps();
+  for (int i = 0; i < kOcBlock * NV; ++i) acc[i] = T::zero();
   for (int64_t c = 0; c < C; ++c, u += kOcBlock, v += ldv) {
-    __m256 vv[NV];
+    V vv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
-      vv[j] = _mm256_loadu_ps(v + 8 * j);
-      asm("" : "+x"(vv[j]));  // one load per vector, not one per product
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < kOcBlock; ++r) {
-      const __m256 b = _mm256_broadcast_ss(u + r);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[r * NV + j] = _mm256_fmadd_ps(b, vv[j], acc[r * NV + j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < kOcBlock; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      float* dst = m + r * ldm + 8 * j;
-      _mm256_storeu_ps(dst, add ? _mm256_add_ps(_mm256_loadu_ps(dst), acc[r * NV + j]) : acc[r * NV + j]);
-    }
-#else
-  float acc[kOcBlock][8 * NV] = {};
-  for (int64_t c = 0; c < C; ++c)
-    for (int r = 0; r < kOcBlock; ++r)
-      for (int j = 0; j < 8 * NV; ++j) acc[r][j] += u[c * kOcBlock + r] * v[c * ldv + j];
-  for (int r = 0; r < kOcBlock; ++r)
-    for (int j = 0; j < 8 * NV; ++j) m[r * ldm + j] = (add ? m[r * ldm + j] : 0.0f) + acc[r][j];
-#endif
-}
-
-#if defined(__AVX512F__)
-// products_block with vectors of 16 tiles (AVX-512 doubles the FMA's width where the
-// core runs it at full width, as Zen 4/5 and Xeons do): m[r·ldm + j] for j < 16·NV.
-template <int NV>
-void products_block16(const float* __restrict u, const float* __restrict v, int64_t ldv, int64_t C, bool add,
-                      float* __restrict m, int64_t ldm) {
-  __m512 acc[kOcBlock * NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < kOcBlock * NV; ++i) acc[i] = _mm512_setzero_ps();
-  for (int64_t c = 0; c < C; ++c, u += kOcBlock, v += ldv) {
-    __m512 vv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      vv[j] = _mm512_loadu_ps(v + 16 * j);
+      vv[j] = T::load(v + T::width * j);
       asm("" : "+v"(vv[j]));  // one load per vector, not one per product
     }
 #pragma GCC unroll 8
     for (int r = 0; r < kOcBlock; ++r) {
-      const __m512 b = _mm512_set1_ps(u[r]);
+      const V b = T::broadcast(u + r);
 #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[r * NV + j] = _mm512_fmadd_ps(b, vv[j], acc[r * NV + j]);
+      for (int j = 0; j < NV; ++j) acc[r * NV + j] = T::fmadd(b, vv[j], acc[r * NV + j]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < kOcBlock; ++r)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
-      float* dst = m + r * ldm + 16 * j;
-      _mm512_storeu_ps(dst, add ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[r * NV + j]) : acc[r * NV + j]);
+      float* dst = m + r * ldm + T::width * j;
+      T::store(dst, add ? T::add(T::load(dst), acc[r * NV + j]) : acc[r * NV + j]);
+    }
+}
+#else
+// The same, n tiles at a time, without vectors.
+void products_block_scalar(const float* u, const float* v, int64_t ldv, int64_t C, bool add, float* m, int64_t ldm,
+                           int64_t n) {
+  for (int r = 0; r < kOcBlock; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      float sum = 0.0f;
+      for (int64_t c = 0; c < C; ++c) sum += u[c * kOcBlock + r] * v[c * ldv + j];
+      m[r * ldm + j] = (add ? m[r * ldm + j] : 0.0f) + sum;
     }
 }
 #endif
@@ -451,22 +428,26 @@ void products(const float* Ub, int64_t ub_ld, const float* V, int64_t C, int64_t
       const float* v = V + (xi * C + c0) * Pp;
       float* m = Mb + xi * kOcBlock * Pp;
       const bool add = c0 > 0;
+#if defined(__AVX2__) && defined(__FMA__)
       int64_t p = 0;
 #if defined(__AVX512F__)
       for (; p + 16 * kTileVectors <= Pp; p += 16 * kTileVectors)
-        products_block16<kTileVectors>(u, v + p, Pp, nc, add, m + p, Pp);
+        products_block<Lanes16, kTileVectors>(u, v + p, Pp, nc, add, m + p, Pp);
       if (Pp - p >= 32) {
-        products_block16<2>(u, v + p, Pp, nc, add, m + p, Pp);
+        products_block<Lanes16, 2>(u, v + p, Pp, nc, add, m + p, Pp);
         p += 32;
       } else if (Pp - p >= 16) {
-        products_block16<1>(u, v + p, Pp, nc, add, m + p, Pp);
+        products_block<Lanes16, 1>(u, v + p, Pp, nc, add, m + p, Pp);
         p += 16;
       }
 #endif
       for (; p + 8 * kTileVectors <= Pp; p += 8 * kTileVectors)
-        products_block<kTileVectors>(u, v + p, Pp, nc, add, m + p, Pp);
-      if (Pp - p == 16) products_block<2>(u, v + p, Pp, nc, add, m + p, Pp);
-      else if (Pp - p == 8) products_block<1>(u, v + p, Pp, nc, add, m + p, Pp);
+        products_block<Lanes8, kTileVectors>(u, v + p, Pp, nc, add, m + p, Pp);
+      if (Pp - p == 16) products_block<Lanes8, 2>(u, v + p, Pp, nc, add, m + p, Pp);
+      else if (Pp - p == 8) products_block<Lanes8, 1>(u, v + p, Pp, nc, add, m + p, Pp);
+#else
+      products_block_scalar(u, v, Pp, nc, add, m, Pp, Pp);
+#endif
     }
 }
 
