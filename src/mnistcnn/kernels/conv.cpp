@@ -29,15 +29,19 @@ using conv_detail::zero_row;
 // column row is OH whole input row pieces, copied with no bounds to check. The general
 // loop spent most of its time on divisions and spilled registers around rows of a dozen
 // floats.
-void im2col_unpadded(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
+// The KH·KW column rows of input channel c.
+void im2col_unpadded_channel(const float* x, const ConvGeometry& g, int64_t c, float* col, int64_t ld) {
   const int64_t OH = g.OH(), OW = g.OW();
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t kh = 0; kh < g.KH; ++kh)
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        float* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
-        const float* src = x + (c * g.H + kh) * g.W + kw;
-        for (int64_t oh = 0; oh < OH; ++oh) copy_row(src + oh * g.W, row + oh * OW, OW);
-      }
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      float* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
+      const float* src = x + (c * g.H + kh) * g.W + kw;
+      for (int64_t oh = 0; oh < OH; ++oh) copy_row(src + oh * g.W, row + oh * OW, OW);
+    }
+}
+
+void im2col_unpadded(const float* x, const ConvGeometry& g, float* col, int64_t ld) {
+  for (int64_t c = 0; c < g.C; ++c) im2col_unpadded_channel(x, g, c, col, ld);
 }
 
 // dx = col2im(col), stride 1, no padding.
@@ -341,13 +345,22 @@ using conv_detail::kChunk;
 int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
 
 // One sample: columns, product, then bias and the fused layers while the output is in
-// cache. full: OC×L scratch for the pooled case.
+// cache. full: OC×L scratch for the pooled case. With `alone` (a batch of one, called
+// outside a parallel region), the threads share out large columns (64 KB or more) by
+// input channel where they need no bordered copy: a copy, so the same bits. For one
+// keras-mnist image (136 KB of columns) they were a fifth of its inference on one thread
+// while the other waited; lenet's 26 KB took longer shared (the parallel region's cost).
 void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, Fuse fuse,
-                    float* col, float* full, float* y, int32_t* argmax) {
+                    float* col, float* full, float* y, int32_t* argmax, bool alone = false) {
   const int64_t L = g.L(), K = g.K();
   float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
   if (!direct_conv_forward(x, w, g, out)) {
-    im2col(x, g, col, L);
+    if (alone && g.stride == 1 && g.pad == 0 && K * L >= 16384) {
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < g.C; ++c) im2col_unpadded_channel(x, g, c, col, L);
+    } else {
+      im2col(x, g, col, L);
+    }
     gemm(false, false, g.OC, L, K, 1.0f, w, K, col, L, 0.0f, out, L);
   }
   conv_detail::bias_and_fused(b, g, fuse, out, y, argmax);
@@ -418,7 +431,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
   if (N == 1) {
     // One sample: let its gemm share out the threads (decided by N, not the thread count,
     // so that every thread count computes the same products).
-    forward_sample(x, w, b, g, fuse, scratch, scratch + g.K() * g.L(), y, argmax);
+    forward_sample(x, w, b, g, fuse, scratch, scratch + g.K() * g.L(), y, argmax, true);
     return;
   }
 #pragma omp parallel
