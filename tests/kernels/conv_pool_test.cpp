@@ -103,7 +103,7 @@ TEST(ConvKernel, DirectSingleChannelMatchesReference) {
 // 3×3, stride 1, 16+ channels, a batch of enough tiles: Winograd. Odd and even output
 // sizes (a last tile half outside), padding 0 to 3, a single output, rows of tiles over one
 // vector (TW 9 and 12), channel counts that are not multiples of 8 (nor of the forward's
-// blocks of 4 output channels), over 128 input channels; for each, one sample,
+// blocks of 4 output channels, 8 with AVX-512), over 128 input channels; for each, one sample,
 // the smallest batch that takes Winograd and a larger one (several chunks, a remainder).
 // Winograd wherever it applies (ConvAlgorithm::Winograd), whether or not Auto would take it.
 TEST(ConvKernel, WinogradMatchesReference) {

@@ -28,8 +28,8 @@ using conv_detail::zero_row;
 // Stride 1 without padding (padding goes through a zero-bordered copy, below): every
 // column row is OH whole input row pieces, copied with no bounds to check. The general
 // loop spent most of its time on divisions and spilled registers around rows of a dozen
-// floats.
-// The KH·KW column rows of input channel c.
+// floats. One input channel's KH·KW rows at a time (a lone sample's channels are shared
+// out among the threads: forward_sample).
 void im2col_unpadded_channel(const float* x, const ConvGeometry& g, int64_t c, float* col, int64_t ld) {
   const int64_t OH = g.OH(), OW = g.OW();
   for (int64_t kh = 0; kh < g.KH; ++kh)

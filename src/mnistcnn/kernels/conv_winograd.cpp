@@ -51,8 +51,9 @@ constexpr int64_t kXi = 16;  // transformed values per tile
 // The forward's products M = U·V run in register blocks of kOcBlock output channels times
 // up to kTileVectors vectors of tiles (8 each, 16 with AVX-512: products_block), not in 16
 // gemms: one block of output channels at a time, so that its 16 products for a chunk
-// (16 × 4 × 72 floats for keras-mnist) are still in L1 for the output transform (the gemms' 16 × OC × P were not,
-// 295 KB for keras-mnist), and a chunk's blocks can be shared out among the threads.
+// (16 × kOcBlock × 72 floats for keras-mnist) are still in L1 for the output transform
+// (the gemms' 16 × OC × P were not, 295 KB for keras-mnist), and a chunk's blocks can be
+// shared out among the threads.
 #if defined(__AVX512F__)
 // 32 vector registers: 8 channels × 3 vectors of 16 tiles in 24 accumulators.
 constexpr int64_t kOcBlock = 8;

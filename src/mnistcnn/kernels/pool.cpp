@@ -25,7 +25,9 @@ inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r
     const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512i offs[4] = {_mm512_setzero_si512(), _mm512_set1_epi32(1), _mm512_set1_epi32(W),
                              _mm512_set1_epi32(W + 1)};
-    const auto first = [](int64_t n) { return static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << std::max<int64_t>(n, 0)) - 1); };
+    const auto first = [](int64_t n) {  // lanes i < n, for any n
+      return static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << std::max<int64_t>(n, 0)) - 1);
+    };
     for (; ow < OW; ow += 16) {
       const int64_t n = std::min<int64_t>(16, OW - ow);
       const __mmask16 lo = first(2 * n), hi = first(2 * n - 16), out = first(n);
@@ -36,7 +38,8 @@ inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r
       __m512 best = v[0];
       __m512i bi = offs[0];
       for (int k = 1; k < 4; ++k) {
-        const __mmask16 nan = _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q) & ~_mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q);
+        const __mmask16 nan =
+            _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q) & ~_mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q);
         const __mmask16 take = _mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ) | nan;
         best = _mm512_mask_blend_ps(take, best, v[k]);
         bi = _mm512_mask_blend_epi32(take, bi, offs[k]);
