@@ -105,9 +105,7 @@ TEST(ConvKernel, DirectSingleChannelMatchesReference) {
 // vector (TW 9 and 12), channel counts that are not multiples of 8 (nor of the forward's
 // blocks of 4 output channels, 8 with AVX-512), over 128 input channels; for each, one sample,
 // the smallest batch that takes Winograd and a larger one (several chunks, a remainder).
-// Winograd wherever it applies (ConvAlgorithm::Winograd), whether or not Auto would take it.
 TEST(ConvKernel, WinogradMatchesReference) {
-  const ScopedConvAlgorithm winograd(kernels::ConvAlgorithm::Winograd);
   const ConvGeometry shapes[] = {
       {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
       {.C = 32, .H = 26, .W = 26, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // record conv2, TW 12
@@ -127,20 +125,50 @@ TEST(ConvKernel, WinogradMatchesReference) {
   // One keras-mnist image (36 tiles) goes through columns, two through Winograd.
   EXPECT_FALSE(kernels::winograd_applies(shapes[0], 1));
   EXPECT_TRUE(kernels::winograd_applies(shapes[0], 2));
-  // Outputs that fill their tiles pay everywhere; keras-mnist's 11x11 (a sixth of its
-  // tiles' outputs past the edge) only with AVX2, where the gemm is half as wide.
-  EXPECT_TRUE(kernels::winograd_pays(shapes[1]));
-#if defined(__AVX512F__)
-  EXPECT_FALSE(kernels::winograd_pays(shapes[0]));
-#else
-  EXPECT_TRUE(kernels::winograd_pays(shapes[0]));
-#endif
   // Fewer than 16 channels in or out, another kernel size or a stride: columns.
   EXPECT_FALSE(kernels::winograd_fits({15, 13, 13, 64, 3, 3, 1, 0}));
   EXPECT_FALSE(kernels::winograd_fits({32, 13, 13, 15, 3, 3, 1, 0}));
   EXPECT_FALSE(kernels::winograd_fits({32, 13, 13, 64, 5, 5, 1, 0}));
   EXPECT_FALSE(kernels::winograd_fits({32, 13, 13, 64, 3, 3, 2, 0}));
   EXPECT_FALSE(kernels::winograd_fits({1, 28, 28, 32, 3, 3, 1, 0}));
+}
+
+// The layers fused into a convolution (a ReLU; a ReLU then 2×2 max pooling, which
+// Winograd with AVX-512 takes straight from its products) have the same bits as the
+// convolution alone followed by relu_forward and maxpool_forward, through the columns and
+// through Winograd: odd outputs (a last row and column of tiles in no window) and even
+// ones, padding, one sample and several chunks, a sample of over 16 vectors of tiles.
+TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
+  const ConvGeometry shapes[] = {
+      {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
+      {.C = 16, .H = 12, .W = 10, .OC = 17, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
+      {.C = 16, .H = 9, .W = 7, .OC = 24, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
+      {.C = 20, .H = 36, .W = 38, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 1},  // 342 tiles
+  };
+  for (const auto algorithm : {kernels::ConvAlgorithm::Columns, kernels::ConvAlgorithm::Auto})
+    for (const auto& g : shapes)
+      for (int64_t N : {1, 2, 7}) {
+        const ScopedConvAlgorithm scoped(algorithm);
+        const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
+        const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
+        const Tensor b = testing::random_tensor({g.OC}, 3);
+        const int64_t full = N * g.OC * g.L(), pooled = N * g.OC * (g.OH() / 2) * (g.OW() / 2);
+        std::vector<float> scratch(static_cast<size_t>(
+            kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
+        std::vector<float> y(static_cast<size_t>(full)), relu(y.size()), pool(static_cast<size_t>(pooled));
+        std::vector<int32_t> pool_at(pool.size());
+        kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data());
+        kernels::relu_forward(y.data(), relu.data(), full);
+        kernels::maxpool_forward(relu.data(), N * g.OC, {g.OH(), g.OW(), 2, 2, 0}, pool.data(), pool_at.data());
+        std::vector<float> fused(y.size()), fused_pool(pool.size());
+        std::vector<int32_t> fused_at(pool.size());
+        kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), fused.data(), kernels::Fuse::Relu);
+        EXPECT_EQ(fused, relu) << g.C << "x" << g.H << "x" << g.W << " N " << N;
+        kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), fused_pool.data(),
+                                kernels::Fuse::ReluMaxPool2, fused_at.data());
+        EXPECT_EQ(fused_pool, pool) << g.C << "x" << g.H << "x" << g.W << " N " << N;
+        EXPECT_EQ(fused_at, pool_at) << g.C << "x" << g.H << "x" << g.W << " N " << N;
+      }
 }
 
 // Stride 2 or more with channels in multiples of 8: the strided direct kernels. Record's two
@@ -178,7 +206,6 @@ TEST(ConvKernel, SmallBatchOfAWinogradGeometryFitsTheScratch) {
   const ConvGeometry g{.C = 64, .H = 5, .W = 5, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};  // 4 tiles
   ASSERT_TRUE(kernels::winograd_fits(g));
   ASSERT_FALSE(kernels::winograd_applies(g, 8));
-  const ScopedConvAlgorithm winograd(kernels::ConvAlgorithm::Winograd);  // scratch for either path
   const int before = omp_get_max_threads();
   omp_set_num_threads(8);
   check_conv_against_reference(g, 8);
@@ -197,7 +224,7 @@ TEST(ConvKernel, ColumnsAndWinogradOrStridedAgree) {
     const Tensor dy = testing::random_tensor({N, g.OC, g.OH(), g.OW()}, 4);
     std::vector<float> y[2], dw[2], dx[2];
     for (int columns = 0; columns < 2; ++columns) {
-      kernels::set_conv_algorithm(columns ? kernels::ConvAlgorithm::Columns : kernels::ConvAlgorithm::Winograd);
+      kernels::set_conv_algorithm(columns ? kernels::ConvAlgorithm::Columns : kernels::ConvAlgorithm::Auto);
       std::vector<float> scratch(static_cast<size_t>(std::max(kernels::conv2d_forward_scratch(g, omp_get_max_threads()),
                                                               kernels::conv2d_backward_scratch(g, N, omp_get_max_threads()))));
       y[columns].resize(static_cast<size_t>(out));
@@ -225,9 +252,7 @@ TEST(ConvKernel, ColumnsAndWinogradOrStridedAgree) {
 
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose
 // gemm shares out the threads) and for a batch (shared out by samples and chunks).
-// Winograd wherever it applies, as in WinogradMatchesReference.
 TEST(ConvKernel, SameBitsForAnyThreadCount) {
-  const ScopedConvAlgorithm winograd(kernels::ConvAlgorithm::Winograd);
   // keras-mnist's second convolution (columns for one sample, Winograd for 5 and 32) and
   // its first (direct); record's second (Winograd, one sample per chunk), a 5×5 one
   // (columns and gemm) and a strided one (the strided kernels)

@@ -369,11 +369,7 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
 std::atomic<ConvAlgorithm> algorithm{ConvAlgorithm::Auto};
 
 bool winograd(const ConvGeometry& g, int64_t N) {
-  switch (algorithm.load(std::memory_order_relaxed)) {
-    case ConvAlgorithm::Auto: return winograd_applies(g, N) && winograd_pays(g);
-    case ConvAlgorithm::Winograd: return winograd_applies(g, N);
-    default: return false;
-  }
+  return algorithm.load(std::memory_order_relaxed) != ConvAlgorithm::Columns && winograd_applies(g, N);
 }
 
 bool strided(const ConvGeometry& g) {
@@ -398,7 +394,7 @@ int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
   const int64_t columns = static_cast<int64_t>(threads) * columns_per_thread(g, fuse);
   // The batch decides between Winograd and columns (winograd_applies): room for either.
   const ConvAlgorithm a = conv_algorithm();
-  if (winograd_fits(g) && (a == ConvAlgorithm::Winograd || (a == ConvAlgorithm::Auto && winograd_pays(g))))
+  if (winograd_fits(g) && a != ConvAlgorithm::Columns)
     return std::max(columns, winograd_forward_scratch(g, threads, fuse));
   // Packed weights, and each thread's full-size output when pooled.
   if (strided(g))

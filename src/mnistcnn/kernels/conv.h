@@ -29,12 +29,11 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
 // Inverse scatter of one sample's K×L block: dx (C×H×W) = col2im(col). Overwrites.
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
-// Which product layers use: Auto takes Winograd where winograd_applies(g, N) and
-// winograd_pays(g), and the strided kernels where strided_conv_applies(g); Columns always
-// builds columns; Winograd is Auto taking Winograd wherever it applies, paying or not
-// (Columns and Winograd: side-by-side benchmarks and tests). Process-wide; set it between
-// calls, not while a convolution runs, and size scratch after setting it.
-enum class ConvAlgorithm { Auto, Columns, Winograd };
+// Which product layers use: Auto takes Winograd where winograd_applies(g, N) and the
+// strided kernels where strided_conv_applies(g); Columns always builds columns (for
+// side-by-side benchmarks and tests). Process-wide; set it between calls, not while a
+// convolution runs, and size scratch after setting it.
+enum class ConvAlgorithm { Auto, Columns };
 void set_conv_algorithm(ConvAlgorithm a);
 ConvAlgorithm conv_algorithm();
 

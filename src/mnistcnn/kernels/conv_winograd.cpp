@@ -14,9 +14,9 @@
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   input tile d (4×4):  V = Bᵀ d B
 //   G  = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]            filter g (3×3):      U = G g Gᵀ
 //   Aᵀ = [1 1 1 0; 0 1 -1 -1]                      output (2×2):        Y = Aᵀ (U ⊙ V) A
-// Transformed values are stored as 16 matrices, element ξ = 4a + k of every tile: V as
-// 16 × C × P and the products as 16 × OC × P (the forward's: 16 × 4 × P, one block of
-// output channels at a time), where P counts the tiles of a chunk of
+// Transformed values are stored as 16 matrices (slab() apart), element ξ = 4a + k of every
+// tile: V as 16 × C × P and the products as 16 × OC × P (the forward's: 16 × kOcBlock × P,
+// one block of output channels at a time), where P counts the tiles of a chunk of
 // samples (sample-major, then tile rows, then tile columns), so that the loops over tile
 // columns read and write contiguous floats.
 
@@ -34,6 +34,17 @@ using conv_detail::store_first;
 #endif
 #if defined(__AVX512F__)
 using conv_detail::Lanes16;
+
+// Lanes i < n (all 16 from n = 16 on, none for n <= 0).
+inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? __mmask16{0xFFFF} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1);
+}
+// Permutations: a's and b's first 8 lanes interleaved (permutex2var); lanes from, from + 2,
+// ..., from + 14 of a vector (permutexvar) or of two (permutex2var) into the first 8.
+inline __m512i interleave8() { return _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); }
+inline __m512i every_other8(int from) {
+  return _mm512_add_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_set1_epi32(from));
+}
 #endif
 
 // Tiles per chunk of samples (a chunk is at least one sample): enough columns for the 16
@@ -64,6 +75,11 @@ constexpr int kTileVectors = 3;
 // Sums over at most this many input channels stay in registers; longer ones are added up
 // in blocks of it (as a gemm's K blocks).
 constexpr int64_t kChannelsPerSum = 128;
+
+// The 16 matrices of transformed values (V, dM, dV: rows × P each) lie one cache line more
+// than their size apart: keras-mnist's output gradient dM, 64 × 144 floats, is a multiple
+// of 4 KB, and 16 such matrices exactly apart put each tile's 16 values in one L1 set.
+int64_t slab(int64_t rows, int64_t P) { return rows * P + 16; }
 
 int64_t padded_oc(int64_t OC) { return (OC + kOcBlock - 1) / kOcBlock * kOcBlock; }
 int64_t padded_tiles(int64_t P) { return (P + 7) / 8 * 8; }
@@ -148,7 +164,19 @@ void split_plane(const float* xc, const ConvGeometry& g, const Tiles& t, float* 
       for (int b = 0; b < 4; ++b) conv_detail::zero_row(p0 + 2 * b * ps, TW);
       continue;
     }
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+    if (g.pad == 0) {  // plane (b, e) column j is row[2j + b]: straight from the row, 8 at a time
+      const float* row = xc + ih * g.W;
+      for (int64_t k = 0; k < TW; k += 8) {
+        const int64_t q = 2 * k;
+        const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(g.W - q), row + q);
+        const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(g.W - q - 16), row + q + 16);
+        for (int b = 0; b < 4; ++b)
+          _mm512_mask_storeu_ps(p0 + 2 * b * ps + k, 0xFF, _mm512_permutex2var_ps(lo, every_other8(b), hi));
+      }
+      continue;
+    }
+#elif defined(__AVX2__)
     if (g.pad == 0) {  // plane (b, e) column j is row[2j + b]: straight from the row
       const float* row = xc + ih * g.W;
       for (int64_t k = 0; k < TW; k += 8)
@@ -172,52 +200,68 @@ void split_plane(const float* xc, const ConvGeometry& g, const Tiles& t, float* 
   }
 }
 
-// U (16 × OC × C) from w (OC × C × 3 × 3), 8 filters at a time: their 72 weights are
-// transposed into 9 rows of 8, so that the arithmetic and the 16 stores run in vector
-// lanes (one filter at a time, the 16 stores went to 16 places 8 KB apart). Called in a
-// parallel region, its threads share the filters (an orphaned `omp for`, with its barrier).
-// With `blocked`, U is laid out for products_block instead: per ξ, blocks of kOcBlock
-// output channels, each C × kOcBlock (channels past OC zero).
-void transform_filters(const float* w, const ConvGeometry& g, float* U, bool blocked = false) {
-  const int64_t OCC = g.OC * g.C, OCp = padded_oc(g.OC);
-  if (blocked && OCp != g.OC) {
-#pragma omp for schedule(static)
-    for (int64_t xi = 0; xi < kXi; ++xi)
-      std::fill_n(U + xi * OCp * g.C + (OCp - kOcBlock) * g.C, kOcBlock * g.C, 0.0f);
+// u = G f Gᵀ for a filter's 3×3 weights f (f[3p + q]); V is a float or 8 filters' values.
+template <class V>
+inline void filter_tile(const V (&f)[9], V (&u)[16]) {
+  V h[4][3];  // G f
+  for (int q = 0; q < 3; ++q) {
+    h[0][q] = f[q];
+    h[1][q] = 0.5f * (f[q] + f[3 + q] + f[6 + q]);
+    h[2][q] = 0.5f * (f[q] - f[3 + q] + f[6 + q]);
+    h[3][q] = f[6 + q];
   }
-  // Filter i (= oc·C + c) of element ξ goes to U[ξ·xi_stride + at(i)].
-  const int64_t xi_stride = blocked ? OCp * g.C : OCC;
-  const auto at = [&](int64_t i) {
-    if (!blocked) return i;
-    const int64_t oc = i / g.C, c = i % g.C;
-    return (oc / kOcBlock) * kOcBlock * g.C + c * kOcBlock + oc % kOcBlock;
-  };
+  for (int a = 0; a < 4; ++a) {  // (G f) Gᵀ
+    u[4 * a + 0] = h[a][0];
+    u[4 * a + 1] = 0.5f * (h[a][0] + h[a][1] + h[a][2]);
+    u[4 * a + 2] = 0.5f * (h[a][0] - h[a][1] + h[a][2]);
+    u[4 * a + 3] = h[a][2];
+  }
+}
+
+// U (16 × OC × C) from w (OC × C × 3 × 3), 8 of U's consecutive floats at a time, their
+// filters' weights gathered into 8 lanes (one filter at a time, the 16 stores went to 16
+// places 8 KB apart). Called in a parallel region, its threads share the filters (an
+// orphaned `omp for`, with its barrier). With `blocked`, U is laid out for products_block
+// instead: per ξ, blocks of kOcBlock output channels, each C × kOcBlock (channels past OC
+// zero).
+void transform_filters(const float* w, const ConvGeometry& g, float* U, bool blocked = false) {
+  const int64_t C = g.C, per_xi = blocked ? padded_oc(g.OC) * C : g.OC * C, block = kOcBlock * C;
 #pragma omp for schedule(static)
-  for (int64_t i0 = 0; i0 < OCC; i0 += 8) {
-    const int64_t n = std::min<int64_t>(8, OCC - i0);
-    float f[9][8] = {};
-    for (int64_t l = 0; l < n; ++l)
-      for (int k = 0; k < 9; ++k) f[k][l] = w[(i0 + l) * 9 + k];
-    float u[16][8];
-    for (int l = 0; l < 8; ++l) {
-      float h[4][3];  // G g
-      for (int q = 0; q < 3; ++q) {
-        h[0][q] = f[q][l];
-        h[1][q] = 0.5f * (f[q][l] + f[3 + q][l] + f[6 + q][l]);
-        h[2][q] = 0.5f * (f[q][l] - f[3 + q][l] + f[6 + q][l]);
-        h[3][q] = f[6 + q][l];
-      }
-      for (int a = 0; a < 4; ++a) {  // (G g) Gᵀ
-        u[4 * a + 0][l] = h[a][0];
-        u[4 * a + 1][l] = 0.5f * (h[a][0] + h[a][1] + h[a][2]);
-        u[4 * a + 2][l] = 0.5f * (h[a][0] - h[a][1] + h[a][2]);
-        u[4 * a + 3][l] = h[a][2];
-      }
+  for (int64_t i0 = 0; i0 < per_xi; i0 += 8) {
+    const int64_t n = std::min<int64_t>(8, per_xi - i0);
+    // U's float i0 + l comes from filter first + offset[l] (none: -1, a padding channel's
+    // zeros). Blocked, a block of kOcBlock·C floats holds channel c's kOcBlock filters in
+    // turn (8 floats may reach into the next block: with AVX2's blocks of 4, when C is odd).
+    int64_t at_block = i0 / block, in_block = i0 % block;
+    const int64_t first = blocked ? (at_block * kOcBlock + in_block % kOcBlock) * C + in_block / kOcBlock : i0;
+    int32_t offset[8];
+    for (int l = 0; l < 8; ++l, ++in_block) {
+      if (in_block == block) at_block += 1, in_block = 0;
+      const int64_t oc = at_block * kOcBlock + in_block % kOcBlock, c = in_block / kOcBlock;
+      offset[l] = l >= n || (blocked && oc >= g.OC) ? -1 : static_cast<int32_t>(blocked ? oc * C + c - first : l);
     }
-    for (int64_t l = 0; l < n; ++l) {  // the divisions once per filter, not once per element
-      float* dst = U + at(i0 + l);
-      for (int xi = 0; xi < 16; ++xi) dst[xi * xi_stride] = u[xi][l];
+#if defined(__AVX2__)
+    const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset));
+    const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(at, _mm256_set1_epi32(-1)));
+    const __m256i at9 = _mm256_mullo_epi32(at, _mm256_set1_epi32(9));
+    __m256 f[9], u[16];
+    for (int k = 0; k < 9; ++k)
+      f[k] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), w + first * 9 + k, at9, valid, 4);
+    filter_tile(f, u);
+    for (int xi = 0; xi < 16; ++xi) {
+      float* dst = U + xi * per_xi + i0;
+      if (n == 8) _mm256_storeu_ps(dst, u[xi]);
+      else store_first(dst, u[xi], n);
     }
+#else
+    for (int64_t l = 0; l < n; ++l) {
+      float f[9] = {}, u[16];
+      if (offset[l] >= 0)
+        for (int k = 0; k < 9; ++k) f[k] = w[(first + offset[l]) * 9 + k];
+      filter_tile(f, u);
+      for (int xi = 0; xi < 16; ++xi) U[xi * per_xi + i0 + l] = u[xi];
+    }
+#endif
   }
 }
 
@@ -230,21 +274,21 @@ void filter_gradient(const float* dU, const ConvGeometry& g, float* dw) {
     float u[16][8] = {};
     for (int xi = 0; xi < 16; ++xi)
       for (int64_t l = 0; l < n; ++l) u[xi][l] = dU[xi * OCC + i0 + l];
-    float f[9][8];
-    for (int l = 0; l < 8; ++l) {
-      float h[4][3];  // dU G
-      for (int a = 0; a < 4; ++a) {
+    float h[4][3][8];  // dU G
+    for (int a = 0; a < 4; ++a)
+      for (int l = 0; l < 8; ++l) {
         const float u0 = u[4 * a + 0][l], u1 = u[4 * a + 1][l], u2 = u[4 * a + 2][l], u3 = u[4 * a + 3][l];
-        h[a][0] = u0 + 0.5f * (u1 + u2);
-        h[a][1] = 0.5f * (u1 - u2);
-        h[a][2] = 0.5f * (u1 + u2) + u3;
+        h[a][0][l] = u0 + 0.5f * (u1 + u2);
+        h[a][1][l] = 0.5f * (u1 - u2);
+        h[a][2][l] = 0.5f * (u1 + u2) + u3;
       }
-      for (int q = 0; q < 3; ++q) {  // Gᵀ (dU G)
-        f[q][l] = h[0][q] + 0.5f * (h[1][q] + h[2][q]);
-        f[3 + q][l] = 0.5f * (h[1][q] - h[2][q]);
-        f[6 + q][l] = 0.5f * (h[1][q] + h[2][q]) + h[3][q];
+    float f[9][8];
+    for (int q = 0; q < 3; ++q)
+      for (int l = 0; l < 8; ++l) {  // Gᵀ (dU G)
+        f[q][l] = h[0][q][l] + 0.5f * (h[1][q][l] + h[2][q][l]);
+        f[3 + q][l] = 0.5f * (h[1][q][l] - h[2][q][l]);
+        f[6 + q][l] = 0.5f * (h[1][q][l] + h[2][q][l]) + h[3][q][l];
       }
-    }
     for (int64_t l = 0; l < n; ++l)
       for (int k = 0; k < 9; ++k) dw[(i0 + l) * 9 + k] += f[k][l];
   }
@@ -253,108 +297,123 @@ void filter_gradient(const float* dU, const ConvGeometry& g, float* dw) {
 // The four transforms work on 16 rows of n values, one value per tile (row ξ = 4a + k at
 // in[ξ · in_ld], out[ξ · out_ld]): every operation is the same for all tiles, so each loop
 // runs across the tiles in vector lanes. Tiles are gathered into rows and scattered from
-// them separately.
+// them separately. Each transform's arithmetic is written once, over a value type V that
+// is a float (loops GCC vectorises, `omp simd`) or, with AVX-512, 16 tiles' values in one
+// vector (loops of our own, the last 16 masked: GCC's would run the tail one tile at a time).
+
+// o = Bᵀ d B for a tile's 4×4 input d (d[4a + b]).
+template <class V>
+inline void input_tile(const V (&d)[16], V (&o)[16]) {
+  V r[4][4];  // each row of d times B
+  for (int a = 0; a < 4; ++a) {
+    r[a][0] = d[4 * a + 0] - d[4 * a + 2];
+    r[a][1] = d[4 * a + 1] + d[4 * a + 2];
+    r[a][2] = d[4 * a + 2] - d[4 * a + 1];
+    r[a][3] = d[4 * a + 1] - d[4 * a + 3];
+  }
+  for (int k = 0; k < 4; ++k) {  // Bᵀ on the columns
+    o[0 + k] = r[0][k] - r[2][k];
+    o[4 + k] = r[1][k] + r[2][k];
+    o[8 + k] = r[2][k] - r[1][k];
+    o[12 + k] = r[1][k] - r[3][k];
+  }
+}
+
+// o (the 2×2 block, r·2 + q) = Aᵀ m A for a tile's 4×4 products m.
+template <class V>
+inline void output_tile(const V (&m)[16], V (&o)[4]) {
+  V s[2][4];  // Aᵀ on the rows
+  for (int k = 0; k < 4; ++k) {
+    s[0][k] = m[0 + k] + m[4 + k] + m[8 + k];
+    s[1][k] = m[4 + k] - m[8 + k] - m[12 + k];
+  }
+  for (int r = 0; r < 2; ++r) {  // then A on the columns
+    o[2 * r + 0] = s[r][0] + s[r][1] + s[r][2];
+    o[2 * r + 1] = s[r][1] - s[r][2] - s[r][3];
+  }
+}
+
+// o = A e Aᵀ for a tile's 2×2 output gradient e (r·2 + q).
+template <class V>
+inline void output_grad_tile(const V (&e)[4], V (&o)[16]) {
+  V u[2][4];  // A on the columns of each row
+  for (int r = 0; r < 2; ++r) {
+    u[r][0] = e[2 * r];
+    u[r][1] = e[2 * r] + e[2 * r + 1];
+    u[r][2] = e[2 * r] - e[2 * r + 1];
+    u[r][3] = -e[2 * r + 1];
+  }
+  for (int k = 0; k < 4; ++k) {  // then on the rows
+    o[0 + k] = u[0][k];
+    o[4 + k] = u[0][k] + u[1][k];
+    o[8 + k] = u[0][k] - u[1][k];
+    o[12 + k] = -u[1][k];
+  }
+}
+
+// o = B v Bᵀ for a tile's 4×4 transformed input gradient v.
+template <class V>
+inline void input_grad_tile(const V (&v)[16], V (&o)[16]) {
+  V h[4][4];  // each row of v times Bᵀ
+  for (int a = 0; a < 4; ++a) {
+    h[a][0] = v[4 * a + 0];
+    h[a][1] = v[4 * a + 1] - v[4 * a + 2] + v[4 * a + 3];
+    h[a][2] = v[4 * a + 1] + v[4 * a + 2] - v[4 * a + 0];
+    h[a][3] = -v[4 * a + 3];
+  }
+  for (int q = 0; q < 4; ++q) {  // then B on the columns
+    o[0 + q] = h[0][q];
+    o[4 + q] = h[1][q] - h[2][q] + h[3][q];
+    o[8 + q] = h[1][q] + h[2][q] - h[0][q];
+    o[12 + q] = -h[3][q];
+  }
+}
+
+// out[i · out_ld + p] = transform(in[i][p] or in[i · in_ld + p]) for p < n: NI rows in,
+// NO rows out. `Rows` says where input row i starts.
+template <int NI, int NO, class Rows, class Transform>
+inline void transform_rows(Rows in, float* __restrict out, int64_t out_ld, int64_t n, Transform transform) {
+#if defined(__AVX512F__)
+  for (int64_t p = 0; p < n; p += 16) {
+    const __mmask16 m = first_lanes(n - p);
+    __m512 a[NI], b[NO];
+    for (int i = 0; i < NI; ++i) a[i] = _mm512_maskz_loadu_ps(m, in(i) + p);
+    transform(a, b);
+    for (int i = 0; i < NO; ++i) _mm512_mask_storeu_ps(out + i * out_ld + p, m, b[i]);
+  }
+#else
+  const float* __restrict row[NI];
+  for (int i = 0; i < NI; ++i) row[i] = in(i);
+#pragma omp simd
+  for (int64_t p = 0; p < n; ++p) {
+    float a[NI], b[NO];
+    for (int i = 0; i < NI; ++i) a[i] = row[i][p];
+    transform(a, b);
+    for (int i = 0; i < NO; ++i) out[i * out_ld + p] = b[i];
+  }
+#endif
+}
 
 // out = Bᵀ d B for the tiles' 4×4 inputs d (value (a, b) of every tile at in[4a + b]).
 void input_rows(const float* const* in, float* __restrict out, int64_t out_ld, int64_t n) {
-  const float* __restrict in0 = in[0];
-  const float* __restrict in1 = in[1];
-  const float* __restrict in2 = in[2];
-  const float* __restrict in3 = in[3];
-  const float* __restrict in4 = in[4];
-  const float* __restrict in5 = in[5];
-  const float* __restrict in6 = in[6];
-  const float* __restrict in7 = in[7];
-  const float* __restrict in8 = in[8];
-  const float* __restrict in9 = in[9];
-  const float* __restrict in10 = in[10];
-  const float* __restrict in11 = in[11];
-  const float* __restrict in12 = in[12];
-  const float* __restrict in13 = in[13];
-  const float* __restrict in14 = in[14];
-  const float* __restrict in15 = in[15];
-#pragma omp simd
-  for (int64_t p = 0; p < n; ++p) {
-    const float d[4][4] = {{in0[p], in1[p], in2[p], in3[p]},
-                           {in4[p], in5[p], in6[p], in7[p]},
-                           {in8[p], in9[p], in10[p], in11[p]},
-                           {in12[p], in13[p], in14[p], in15[p]}};
-    float r[4][4];  // each row of d times B
-    for (int a = 0; a < 4; ++a) {
-      const float d0 = d[a][0], d1 = d[a][1], d2 = d[a][2], d3 = d[a][3];
-      r[a][0] = d0 - d2;
-      r[a][1] = d1 + d2;
-      r[a][2] = d2 - d1;
-      r[a][3] = d1 - d3;
-    }
-    for (int k = 0; k < 4; ++k) {  // Bᵀ on the columns
-      out[(0 + k) * out_ld + p] = r[0][k] - r[2][k];
-      out[(4 + k) * out_ld + p] = r[1][k] + r[2][k];
-      out[(8 + k) * out_ld + p] = r[2][k] - r[1][k];
-      out[(12 + k) * out_ld + p] = r[1][k] - r[3][k];
-    }
-  }
+  transform_rows<16, 16>([in](int i) { return in[i]; }, out, out_ld, n, [](const auto& x, auto& y) { input_tile(x, y); });
 }
 
 // out (4 rows: the 2×2 block, r·2 + q) = Aᵀ m A for the tiles' 4×4 products m.
 void output_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
-#pragma omp simd
-  for (int64_t p = 0; p < n; ++p) {
-    float s[2][4];  // Aᵀ on the rows
-    for (int k = 0; k < 4; ++k) {
-      const float m0 = in[(0 + k) * in_ld + p], m1 = in[(4 + k) * in_ld + p];
-      const float m2 = in[(8 + k) * in_ld + p], m3 = in[(12 + k) * in_ld + p];
-      s[0][k] = m0 + m1 + m2;
-      s[1][k] = m1 - m2 - m3;
-    }
-    for (int r = 0; r < 2; ++r) {  // then A on the columns
-      out[(2 * r + 0) * out_ld + p] = s[r][0] + s[r][1] + s[r][2];
-      out[(2 * r + 1) * out_ld + p] = s[r][1] - s[r][2] - s[r][3];
-    }
-  }
+  transform_rows<16, 4>([=](int i) { return in + i * in_ld; }, out, out_ld, n, [](const auto& x, auto& y) { output_tile(x, y); });
 }
 
 // out = A e Aᵀ for the tiles' 2×2 output gradients e (4 rows, r·2 + q).
 void output_grad_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
-#pragma omp simd
-  for (int64_t p = 0; p < n; ++p) {
-    float u[2][4];  // A on the columns of each row
-    for (int r = 0; r < 2; ++r) {
-      const float e0 = in[(2 * r) * in_ld + p], e1 = in[(2 * r + 1) * in_ld + p];
-      u[r][0] = e0;
-      u[r][1] = e0 + e1;
-      u[r][2] = e0 - e1;
-      u[r][3] = -e1;
-    }
-    for (int k = 0; k < 4; ++k) {  // then on the rows
-      out[(0 + k) * out_ld + p] = u[0][k];
-      out[(4 + k) * out_ld + p] = u[0][k] + u[1][k];
-      out[(8 + k) * out_ld + p] = u[0][k] - u[1][k];
-      out[(12 + k) * out_ld + p] = -u[1][k];
-    }
-  }
+  transform_rows<4, 16>([=](int i) { return in + i * in_ld; }, out, out_ld, n,
+                        [](const auto& x, auto& y) { output_grad_tile(x, y); });
 }
 
 // out = B v Bᵀ for the tiles' 4×4 transformed input gradients v.
 void input_grad_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
-#pragma omp simd
-  for (int64_t p = 0; p < n; ++p) {
-    float h[4][4];  // each row of v times Bᵀ
-    for (int a = 0; a < 4; ++a) {
-      const float v0 = in[(4 * a + 0) * in_ld + p], v1 = in[(4 * a + 1) * in_ld + p];
-      const float v2 = in[(4 * a + 2) * in_ld + p], v3 = in[(4 * a + 3) * in_ld + p];
-      h[a][0] = v0;
-      h[a][1] = v1 - v2 + v3;
-      h[a][2] = v1 + v2 - v0;
-      h[a][3] = -v3;
-    }
-    for (int q = 0; q < 4; ++q) {  // then B on the columns
-      out[(0 + q) * out_ld + p] = h[0][q];
-      out[(4 + q) * out_ld + p] = h[1][q] - h[2][q] + h[3][q];
-      out[(8 + q) * out_ld + p] = h[1][q] + h[2][q] - h[0][q];
-      out[(12 + q) * out_ld + p] = -h[3][q];
-    }
-  }
+  transform_rows<16, 16>([=](int i) { return in + i * in_ld; }, out, out_ld, n,
+                         [](const auto& x, auto& y) { input_grad_tile(x, y); });
 }
 
 // One sample x (C×H×W) into columns [col0, col0 + tiles) of V (16 × C × P).
@@ -367,7 +426,7 @@ void transform_input(const float* x, const ConvGeometry& g, const Tiles& t, int6
   float* line = work + 8 * ps + 16 * t.row();
   for (int64_t c = 0; c < g.C; ++c) {
     split_plane(x + c * g.H * g.W, g, t, work, line);
-    input_rows(d, V + c * P + col0, g.C * P, t.count());
+    input_rows(d, V + c * P + col0, slab(g.C, P), t.count());
   }
 }
 
@@ -426,7 +485,7 @@ void products(const float* Ub, int64_t ub_ld, const float* V, int64_t C, int64_t
     for (int64_t c0 = 0; c0 < C; c0 += kChannelsPerSum) {
       const int64_t nc = std::min(kChannelsPerSum, C - c0);
       const float* u = Ub + xi * ub_ld + c0 * kOcBlock;
-      const float* v = V + (xi * C + c0) * Pp;
+      const float* v = V + xi * slab(C, Pp) + c0 * Pp;
       float* m = Mb + xi * kOcBlock * Pp;
       const bool add = c0 > 0;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -464,7 +523,12 @@ void transform_output(const float* M, int64_t xi_ld, int64_t oc_ld, int64_t n_oc
     for (int64_t oh = 0; oh < OH; ++oh) {
       const float* b0 = blk + (2 * (oh % 2)) * rs + (oh / 2) * TW;
       float* row = out + (oc * OH + oh) * OW;
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+      for (int64_t k = 0; k < TW; k += 8) {  // 8 blocks' 16 outputs in one vector
+        const __m512 e = _mm512_maskz_loadu_ps(0xFF, b0 + k), o = _mm512_maskz_loadu_ps(0xFF, b0 + rs + k);
+        _mm512_mask_storeu_ps(row + 2 * k, first_lanes(OW - 2 * k), _mm512_permutex2var_ps(e, interleave8(), o));
+      }
+#elif defined(__AVX2__)
       for (int64_t k = 0; k < TW; k += 8) {
         __m256 first, second;
         merge16(_mm256_loadu_ps(b0 + k), _mm256_loadu_ps(b0 + rs + k), first, second);
@@ -479,6 +543,74 @@ void transform_output(const float* M, int64_t xi_ld, int64_t oc_ld, int64_t n_oc
     }
   }
 }
+
+#if defined(__AVX512F__)
+// A fused 2×2 max pooling's windows are exactly the 2×2 tiles (those inside the pooled
+// plane), so with AVX-512 a pooled layer is pooled straight from the products, 16 tiles
+// to a vector: no full-size output written and read back, no row-by-row pooling pass.
+// Tables of up to this many tiles per sample live on the stack.
+constexpr int64_t kPooledMaxTiles = 1024;
+
+// The tiles that are windows, and each tile's top-left output (its index in the OH×OW
+// plane, as the pooling's argmax counts).
+struct Windows {
+  __mmask16 in_pool[kPooledMaxTiles / 16];
+  alignas(64) int32_t corner[kPooledMaxTiles];
+  // Built only `where` pooled layers are pooled here.
+  Windows(const ConvGeometry& g, const Tiles& t, bool where) {
+    if (!where) return;
+    const int64_t n = t.count(), padded = (n + 15) / 16 * 16;
+    std::fill_n(in_pool, padded / 16, __mmask16{0});
+    std::fill_n(corner, padded, 0);
+    for (int64_t i = 0, p = 0; i < t.TH; ++i)
+      for (int64_t j = 0; j < t.TW; ++j, ++p) {
+        corner[p] = static_cast<int32_t>(2 * i * g.OW() + 2 * j);
+        if (i < g.OH() / 2 && j < g.OW() / 2) in_pool[p / 16] = static_cast<__mmask16>(in_pool[p / 16] | (1u << (p % 16)));
+      }
+  }
+  // Offsets of a window's 4 outputs from its corner, in the pooling's order.
+  static __m512i offset(int k, int64_t OW) { return _mm512_set1_epi32(static_cast<int32_t>((k / 2) * OW + k % 2)); }
+};
+
+// One sample's pooled output channels [0, n_oc) of y (and argmax; n_oc planes of the
+// pooled size) from columns [col0, col0 + tiles) of the products M, as transform_output:
+// each tile's 2×2 outputs, the bias (b may be null), the ReLU, then the first maximum of
+// the window and where it was, compressed to the windows' lanes. Same bits as
+// transform_output then bias_and_fused (after the ReLU there is no NaN to propagate).
+void transform_output_pooled(const float* M, int64_t xi_ld, int64_t oc_ld, int64_t n_oc, const ConvGeometry& g,
+                             const Tiles& t, const Windows& win, int64_t col0, const float* b, float* y,
+                             int32_t* argmax) {
+  const int64_t n = t.count(), OW = g.OW(), PL = (g.OH() / 2) * (OW / 2);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t oc = 0; oc < n_oc; ++oc) {
+    const float* m = M + oc * oc_ld + col0;
+    const __m512 bias = _mm512_set1_ps(b ? b[oc] : 0.0f);
+    int64_t done = 0;  // windows written
+    for (int64_t p = 0; p < n; p += 16) {
+      const __mmask16 lanes = first_lanes(n - p), keep = win.in_pool[p / 16];
+      __m512 in[16], o[4];
+      for (int xi = 0; xi < 16; ++xi) in[xi] = _mm512_maskz_loadu_ps(lanes, m + xi * xi_ld + p);
+      output_tile(in, o);
+      __m512 best = zero;
+      __m512i at = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        __m512 v = b ? _mm512_add_ps(o[k], bias) : o[k];
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+        const __mmask16 take = k == 0 ? __mmask16{0xFFFF} : _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+        best = _mm512_mask_blend_ps(take, best, v);
+        at = _mm512_mask_blend_epi32(take, at, Windows::offset(k, OW));
+      }
+      const int64_t count = __builtin_popcount(keep);
+      _mm512_mask_storeu_ps(y + oc * PL + done, first_lanes(count), _mm512_maskz_compress_ps(keep, best));
+      if (argmax) {
+        const __m512i where = _mm512_add_epi32(_mm512_load_si512(win.corner + p), at);
+        _mm512_mask_storeu_epi32(argmax + oc * PL + done, first_lanes(count), _mm512_maskz_compress_epi32(keep, where));
+      }
+      done += count;
+    }
+  }
+}
+#endif
 
 // One sample's output gradient dy (OC×OH×OW) into columns [col0, col0 + tiles) of
 // dM (16 × OC × P), zero past an odd edge.
@@ -496,7 +628,13 @@ void transform_output_grad(const float* dy, const ConvGeometry& g, const Tiles& 
           continue;
         }
         const float* row = dy + (oc * OH + 2 * i + r) * OW;
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+        for (int64_t k = 0; k < TW; k += 8) {  // 8 blocks' 16 values from one vector
+          const __m512 v = _mm512_maskz_loadu_ps(first_lanes(OW - 2 * k), row + 2 * k);
+          _mm512_mask_storeu_ps(b0 + k, 0xFF, _mm512_maskz_permutexvar_ps(0xFF, every_other8(0), v));
+          _mm512_mask_storeu_ps(b0 + rs + k, 0xFF, _mm512_maskz_permutexvar_ps(0xFF, every_other8(1), v));
+        }
+#elif defined(__AVX2__)
         for (int64_t k = 0; k < TW; k += 8) {
           __m256 e, o;
           split16(load_first(row + 2 * k, OW - 2 * k), load_first(row + 2 * k + 8, OW - 2 * k - 8), e, o);
@@ -510,7 +648,7 @@ void transform_output_grad(const float* dy, const ConvGeometry& g, const Tiles& 
         deinterleave(line, TW, b0, b0 + rs);
 #endif
       }
-    output_grad_rows(blk, rs, dM + oc * P + col0, g.OC * P, t.count());
+    output_grad_rows(blk, rs, dM + oc * P + col0, slab(g.OC, P), t.count());
   }
 }
 
@@ -526,7 +664,7 @@ void transform_input_grad(const float* dV, const ConvGeometry& g, const Tiles& t
   float* odd = even + h8 + 8;
   for (int64_t k = TW + 1; k < h8; ++k) even[k] = odd[k] = 0.0f;
   for (int64_t c = 0; c < g.C; ++c) {
-    input_grad_rows(dV + c * P + col0, g.C * P, d, rs, n);
+    input_grad_rows(dV + c * P + col0, slab(g.C, P), d, rs, n);
     for (int b = 0; b < 4; ++b)
       for (int e = 0; e < 2; ++e) {  // plane (b, e) gets a = e at offset 0 and a = e + 2 one row on
         float* __restrict dst = work + (2 * b + e) * ps;
@@ -541,7 +679,19 @@ void transform_input_grad(const float* dV, const ConvGeometry& g, const Tiles& t
       const int64_t r = ih + g.pad;
       const float* p0 = work + (r % 2) * ps + (r / 2) * TW;  // plane (b, r % 2) is p0 + 2b planes
       float* out = dx + (c * g.H + ih) * g.W;
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+      if (g.pad == 0) {
+        for (int64_t k = 0; k <= TW; k += 8) {  // lanes m = k..k+7: m < TW of tile m, 1 <= m <= TW of tile m - 1
+          const __mmask16 cur = first_lanes(std::min<int64_t>(8, TW - k));
+          const __mmask16 prev = first_lanes(std::min<int64_t>(8, TW + 1 - k)) & ~first_lanes(1 - k);
+          const __m512 e = _mm512_add_ps(_mm512_maskz_loadu_ps(cur, p0 + k), _mm512_maskz_loadu_ps(prev, p0 + 4 * ps + k - 1));
+          const __m512 o =
+              _mm512_add_ps(_mm512_maskz_loadu_ps(cur, p0 + 2 * ps + k), _mm512_maskz_loadu_ps(prev, p0 + 6 * ps + k - 1));
+          _mm512_mask_storeu_ps(out + 2 * k, first_lanes(g.W - 2 * k), _mm512_permutex2var_ps(e, interleave8(), o));
+        }
+        continue;
+      }
+#elif defined(__AVX2__)
       if (g.pad == 0) {
         for (int64_t k = 0; k <= TW; k += 8) {  // lanes m = k..k+7: m < TW of tile m, 1 <= m <= TW of tile m - 1
           const __m256i prev = lanes_between(1 - k, TW + 1 - k);
@@ -576,7 +726,7 @@ int64_t chunks(int64_t N, int64_t chunk) { return (N + chunk - 1) / chunk; }
 int64_t forward_per_thread(const ConvGeometry& g, Fuse fuse) {
   const Tiles t = tiles_of(g);
   const int64_t per_chunk = chunk_of(g, kForwardTiles), Pp = padded_tiles(per_chunk * t.count());
-  return kXi * g.C * Pp + kXi * kOcBlock * Pp + (fuse == Fuse::ReluMaxPool2 ? per_chunk * g.OC * g.L() : 0) +
+  return kXi * slab(g.C, Pp) + kXi * kOcBlock * Pp + (fuse == Fuse::ReluMaxPool2 ? per_chunk * g.OC * g.L() : 0) +
          t.work();
 }
 
@@ -585,7 +735,7 @@ int64_t forward_per_thread(const ConvGeometry& g, Fuse fuse) {
 int64_t backward_per_thread(const ConvGeometry& g) {
   const Tiles t = tiles_of(g);
   const int64_t P = chunk_of(g, kBackwardTiles) * t.count();
-  return kXi * g.C * P + kXi * g.OC * P + kXi * g.C * P + g.OC * g.L() + t.work();
+  return kXi * (slab(g.C, P) + slab(g.OC, P) + slab(g.C, P)) + g.OC * g.L() + t.work();
 }
 
 }  // namespace
@@ -596,20 +746,6 @@ bool winograd_fits(const ConvGeometry& g) {
 
 bool winograd_applies(const ConvGeometry& g, int64_t N) {
   return winograd_fits(g) && N * tiles_of(g).count() >= kMinBatchTiles;
-}
-
-bool winograd_pays(const ConvGeometry& g) {
-#if defined(__AVX512F__)
-  // With AVX-512 the gemm is twice as wide and the transforms' share grows: Winograd pays
-  // only where it saves at least half the multiplications, 9·OH·OW direct against 16 per
-  // tile. Measured on Zen 5 (batch 32, alternating): keras-mnist's 11x11 outputs (36
-  // tiles, 1.89x fewer) went 1.06x faster forward and 1.28x backward through the columns;
-  // 24x24, 14x14 and 8x8 outputs (2.25x fewer) stayed 1.1-1.5x faster through Winograd.
-  return 9 * g.OH() * g.OW() >= 32 * tiles_of(g).count();
-#else
-  (void)g;
-  return true;
-#endif
 }
 
 int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) {
@@ -624,12 +760,18 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
   const int64_t per_chunk = chunk_of(g, kForwardTiles), n_chunks = chunks(N, per_chunk);
   const int64_t Pmax = padded_tiles(per_chunk * nt), thread_size = forward_per_thread(g, fuse);
   const bool pooled = fuse == Fuse::ReluMaxPool2;
+#if defined(__AVX512F__)
+  const bool pool_in_transform = pooled && nt <= kPooledMaxTiles;
+  const Windows windows(g, t, pool_in_transform);
+#else
+  const bool pool_in_transform = false;
+#endif
   float* U = scratch;  // 16 × OCp × C, in blocks of output channels
   float* threads_scratch = U + kXi * OCp * C;
   // A thread's pieces of scratch: V (at its start), one channel block's products,
   // pre-pooling outputs, planes.
-  const auto M_of = [&](float* mine) { return mine + kXi * C * Pmax; };
-  const auto full_of = [&](float* mine) { return mine + kXi * C * Pmax + kXi * kOcBlock * Pmax; };
+  const auto M_of = [&](float* mine) { return mine + kXi * slab(C, Pmax); };
+  const auto full_of = [&](float* mine) { return M_of(mine) + kXi * kOcBlock * Pmax; };
   const auto work_of = [&](float* mine) { return full_of(mine) + (pooled ? per_chunk * OC * L : 0); };
   const auto count_of = [&](int64_t chunk) { return std::min(per_chunk, N - chunk * per_chunk); };
   // Sample s of a chunk: where its convolution goes (pooled: into full first).
@@ -640,15 +782,26 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
     const int64_t n0 = chunk * per_chunk, count = count_of(chunk), P = count * nt, Pp = padded_tiles(P);
     for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, Pp, s * nt, V, work);
     if (Pp > P)  // the padding tiles' products are never read, but must be numbers
-      for (int64_t row = 0; row < kXi * C; ++row) std::fill(V + row * Pp + P, V + (row + 1) * Pp, 0.0f);
+      for (int64_t xi = 0; xi < kXi; ++xi)
+        for (int64_t c = 0; c < C; ++c) std::fill_n(V + xi * slab(C, Pp) + c * Pp + P, Pp - P, 0.0f);
   };
   const auto channel_block = [&](int64_t chunk, int64_t ob, const float* V, float* M, float* full, float* work) {
     const int64_t count = count_of(chunk), Pp = padded_tiles(count * nt), n_oc = std::min(kOcBlock, OC - ob * kOcBlock);
     products(U + ob * kOcBlock * C, OCp * C, V, C, Pp, M);
-    for (int64_t s = 0; s < count; ++s)
+    for (int64_t s = 0; s < count; ++s) {
+#if defined(__AVX512F__)
+      if (pool_in_transform) {
+        const int64_t at = (chunk * per_chunk + s) * out_size + ob * kOcBlock * (out_size / OC);
+        transform_output_pooled(M, kOcBlock * Pp, Pp, n_oc, g, t, windows, s * nt, b ? b + ob * kOcBlock : nullptr,
+                                y + at, argmax ? argmax + at : nullptr);
+        continue;
+      }
+#endif
       transform_output(M, kOcBlock * Pp, Pp, n_oc, g, t, s * nt, out_of(chunk, s, full) + ob * kOcBlock * L, work);
+    }
   };
   const auto finish_sample = [&](int64_t chunk, int64_t s, float* full) {
+    if (pool_in_transform) return;
     const int64_t n = chunk * per_chunk + s;
     conv_detail::bias_and_fused(b, g, fuse, out_of(chunk, s, full), y + n * out_size,
                                 argmax ? argmax + n * out_size : nullptr);
@@ -707,9 +860,9 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
     for (int64_t c = 0; c < n_chunks; ++c) {
       const int64_t n0 = c * per_chunk, count = std::min(per_chunk, N - n0), P = count * nt;
       float* V = mine;
-      float* dM = V + kXi * C * P;
-      float* dV = dM + kXi * OC * P;
-      float* unfused = dV + kXi * C * P;
+      float* dM = V + kXi * slab(C, P);
+      float* dV = dM + kXi * slab(OC, P);
+      float* unfused = dV + kXi * slab(C, P);
       float* work = unfused + OC * L;
       float* pdb = part_db + c * OC;
       for (int64_t s = 0; s < count; ++s) {
@@ -725,12 +878,13 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
       if (dw) {  // dU (OC×C) = dM (OC×P) · Vᵀ (P×C) for each of the 16
         for (int64_t s = 0; s < count; ++s) transform_input(x + (n0 + s) * in_size, g, t, P, s * nt, V, work);
         for (int64_t xi = 0; xi < kXi; ++xi)
-          gemm(false, true, OC, C, P, 1.0f, dM + xi * OC * P, P, V + xi * C * P, P, 0.0f,
+          gemm(false, true, OC, C, P, 1.0f, dM + xi * slab(OC, P), P, V + xi * slab(C, P), P, 0.0f,
                part_dU + (c * kXi + xi) * OCC, C);
       }
       if (dx) {  // dV (C×P) = Uᵀ (C×OC) · dM (OC×P) for each of the 16
         for (int64_t xi = 0; xi < kXi; ++xi)
-          gemm(true, false, C, P, OC, 1.0f, U + xi * OCC, C, dM + xi * OC * P, P, 0.0f, dV + xi * C * P, P);
+          gemm(true, false, C, P, OC, 1.0f, U + xi * OCC, C, dM + xi * slab(OC, P), P, 0.0f, dV + xi * slab(C, P),
+               P);
         for (int64_t s = 0; s < count; ++s) transform_input_grad(dV, g, t, P, s * nt, dx + (n0 + s) * in_size, work);
       }
     }

@@ -23,10 +23,6 @@ bool winograd_fits(const ConvGeometry& g);
 // result therefore depends on its batch's size by rounding (as with oneDNN's or cuDNN's
 // own choice of algorithm by shape), never on the thread count.
 bool winograd_applies(const ConvGeometry& g, int64_t N);
-// Whether Winograd beats the columns where it applies: always with AVX2; with AVX-512
-// (a gemm twice as wide) only where it saves at least 2x the multiplications, outputs
-// that (nearly) fill their 2×2 tiles: not keras-mnist's 11x11.
-bool winograd_pays(const ConvGeometry& g);
 
 int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse);
 void winograd_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t N,
