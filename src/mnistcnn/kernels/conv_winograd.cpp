@@ -43,7 +43,8 @@ inline __mmask16 first_lanes(int64_t n) {
 // ..., from + 14 of a vector (permutexvar) or of two (permutex2var) into the first 8.
 inline __m512i interleave8() { return _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); }
 inline __m512i every_other8(int from) {
-  return _mm512_add_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), _mm512_set1_epi32(from));
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_add_epi32(even, _mm512_set1_epi32(from));
 }
 #endif
 
@@ -402,12 +403,14 @@ inline void transform_rows(Rows in, float* __restrict out, int64_t out_ld, int64
 
 // out = Bᵀ d B for the tiles' 4×4 inputs d (value (a, b) of every tile at in[4a + b]).
 void input_rows(const float* const* in, float* __restrict out, int64_t out_ld, int64_t n) {
-  transform_rows<16, 16>([in](int i) { return in[i]; }, out, out_ld, n, [](const auto& x, auto& y) { input_tile(x, y); });
+  transform_rows<16, 16>([in](int i) { return in[i]; }, out, out_ld, n,
+                         [](const auto& x, auto& y) { input_tile(x, y); });
 }
 
 // out (4 rows: the 2×2 block, r·2 + q) = Aᵀ m A for the tiles' 4×4 products m.
 void output_rows(const float* __restrict in, int64_t in_ld, float* __restrict out, int64_t out_ld, int64_t n) {
-  transform_rows<16, 4>([=](int i) { return in + i * in_ld; }, out, out_ld, n, [](const auto& x, auto& y) { output_tile(x, y); });
+  transform_rows<16, 4>([=](int i) { return in + i * in_ld; }, out, out_ld, n,
+                        [](const auto& x, auto& y) { output_tile(x, y); });
 }
 
 // out = A e Aᵀ for the tiles' 2×2 output gradients e (4 rows, r·2 + q).
@@ -571,7 +574,8 @@ struct Windows {
     for (int64_t i = 0, p = 0; i < t.TH; ++i)
       for (int64_t j = 0; j < t.TW; ++j, ++p) {
         corner[p] = static_cast<int32_t>(2 * i * g.OW() + 2 * j);
-        if (i < g.OH() / 2 && j < g.OW() / 2) in_pool[p / 16] = static_cast<__mmask16>(in_pool[p / 16] | (1u << (p % 16)));
+        if (i < g.OH() / 2 && j < g.OW() / 2)
+          in_pool[p / 16] = static_cast<__mmask16>(in_pool[p / 16] | (1u << (p % 16)));
       }
   }
   // Offsets of a window's 4 outputs from its corner, in the pooling's order.
@@ -690,9 +694,10 @@ void transform_input_grad(const float* dV, const ConvGeometry& g, const Tiles& t
         for (int64_t k = 0; k <= TW; k += 8) {  // lanes m = k..k+7: m < TW of tile m, 1 <= m <= TW of tile m - 1
           const __mmask16 cur = first_lanes(std::min<int64_t>(8, TW - k));
           const __mmask16 prev = first_lanes(std::min<int64_t>(8, TW + 1 - k)) & ~first_lanes(1 - k);
-          const __m512 e = _mm512_add_ps(_mm512_maskz_loadu_ps(cur, p0 + k), _mm512_maskz_loadu_ps(prev, p0 + 4 * ps + k - 1));
-          const __m512 o =
-              _mm512_add_ps(_mm512_maskz_loadu_ps(cur, p0 + 2 * ps + k), _mm512_maskz_loadu_ps(prev, p0 + 6 * ps + k - 1));
+          const auto sum = [&](const float* tile, const float* before) {
+            return _mm512_add_ps(_mm512_maskz_loadu_ps(cur, tile + k), _mm512_maskz_loadu_ps(prev, before + k - 1));
+          };
+          const __m512 e = sum(p0, p0 + 4 * ps), o = sum(p0 + 2 * ps, p0 + 6 * ps);
           _mm512_mask_storeu_ps(out + 2 * k, first_lanes(g.W - 2 * k), _mm512_permutex2var_ps(e, interleave8(), o));
         }
         continue;
