@@ -32,8 +32,8 @@ std::string make_temp_dir(const std::string& tag) {
   return dir.string();
 }
 
-int spawn_cli(const std::string& args) {
-  const std::string cmd = "exec " + std::string(MNISTCNN_BINARY) + " " + args + " </dev/null >/dev/null 2>&1";
+int spawn_cli(const std::string& args, const std::string& err_path) {
+  const std::string cmd = "exec " + std::string(MNISTCNN_BINARY) + " " + args + " </dev/null >/dev/null 2>" + err_path;
   const pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));

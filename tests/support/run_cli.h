@@ -12,9 +12,9 @@ struct CliResult {
 
 // `args` is appended to the program's path in a shell command line (quote as needed).
 CliResult run_cli(const std::string& args);
-// Starts the program in the background (stdout/stderr to /dev/null unless redirected in
-// `args`); returns its pid.
-int spawn_cli(const std::string& args);
+// Starts the program in the background, stdout to /dev/null and stderr to `err_path`;
+// returns its pid.
+int spawn_cli(const std::string& args, const std::string& err_path = "/dev/null");
 // Waits for a spawned program: its exit code, or 128 + signal when a signal ended it.
 int wait_cli(int pid);
 // The weights_sha256 of a model file, from `mnistcnn info --json` (empty, and a test
