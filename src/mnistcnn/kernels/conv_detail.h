@@ -122,6 +122,11 @@ struct Lanes8 {
 };
 
 #if defined(__AVX512F__)
+// Lanes i < n of 16 (all from n = 16 on, none for n <= 0).
+inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? __mmask16{0xFFFF} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1);
+}
+
 struct Lanes16 {
   using V = __m512;
   using Mask = __mmask16;
@@ -133,7 +138,7 @@ struct Lanes16 {
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static Mask first(int64_t n) { return static_cast<Mask>((1u << n) - 1); }
+  static Mask first(int64_t n) { return first_lanes(n); }
   static float sum(V v) {  // through memory: GCC 12's 512-to-256 casts and extracts warn (bug 105593)
     alignas(64) float lanes[16];
     _mm512_store_ps(lanes, v);

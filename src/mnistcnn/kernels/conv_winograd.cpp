@@ -33,14 +33,11 @@ using conv_detail::split16;
 using conv_detail::store_first;
 #endif
 #if defined(__AVX512F__)
+using conv_detail::first_lanes;
 using conv_detail::Lanes16;
 
-// Lanes i < n (all 16 from n = 16 on, none for n <= 0).
-inline __mmask16 first_lanes(int64_t n) {
-  return n >= 16 ? __mmask16{0xFFFF} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1);
-}
 // Permutations: a's and b's first 8 lanes interleaved (permutex2var); lanes from, from + 2,
-// ..., from + 14 of a vector (permutexvar) or of two (permutex2var) into the first 8.
+// ..., from + 14 of a vector into the first 8 (permutexvar).
 inline __m512i interleave8() { return _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); }
 inline __m512i every_other8(int from) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
