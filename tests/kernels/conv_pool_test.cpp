@@ -251,9 +251,10 @@ TEST(ConvKernel, ColumnsAndWinogradOrStridedAgree) {
 }
 
 // Forward and backward give the same bits on 1, 2 and 3 threads, for one sample (whose
-// gemm shares out the threads) and for a batch (shared out by samples and chunks).
+// gemm shares out the threads) and for a batch (shared out by samples and chunks; the
+// Winograd forward's chunks of a small batch shrink with more threads).
 TEST(ConvKernel, SameBitsForAnyThreadCount) {
-  // keras-mnist's second convolution (columns for one sample, Winograd for 5 and 32) and
+  // keras-mnist's second convolution (columns for one sample, Winograd for 2, 5 and 32) and
   // its first (direct); record's second (Winograd, one sample per chunk), a 5×5 one
   // (columns and gemm) and a strided one (the strided kernels)
   const ConvGeometry geometries[] = {{32, 13, 13, 64, 3, 3, 1, 0},
@@ -263,7 +264,7 @@ TEST(ConvKernel, SameBitsForAnyThreadCount) {
                                      {16, 12, 12, 24, 5, 5, 2, 2}};
   const int before = omp_get_max_threads();
   for (const auto& g : geometries) {
-    for (int64_t N : {1, 5, 32}) {
+    for (int64_t N : {1, 2, 5, 32}) {
       const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
       const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
       const Tensor b = testing::random_tensor({g.OC}, 3);

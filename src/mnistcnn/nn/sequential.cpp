@@ -1,8 +1,10 @@
 #include "mnistcnn/nn/sequential.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/nn/registry.h"
 #include "mnistcnn/nn/spec.h"
 
@@ -78,6 +80,12 @@ std::span<const LayerPtr> Sequential::following(size_t i, size_t end) const {
 
 const Tensor& Sequential::infer(const Tensor& x, size_t end) {
   check_input(x);
+  // One image on one thread: sharing a lone sample's layers out between the cores moved
+  // more cache lines between them than it saved (one keras-mnist image 1.4x faster on 1
+  // thread than on 2, record's 1.4x; docs/BENCHMARKS.md). Kernels give the same bits on
+  // any thread count.
+  std::optional<kernels::ThreadCountScope> one_thread;
+  if (x.shape()[0] == 1) one_thread.emplace(1);
   end = std::min(end, layers_.size());
   x_ = nullptr;  // nothing to go back through
   forward_end_ = 0;
