@@ -29,6 +29,7 @@ void on_signal(int) {
 void run_serve(ServeArgs& a) {
   a.server.model_name = a.model;
   a.server.max_body_bytes = static_cast<size_t>(a.max_body_mib * 1024 * 1024);
+  prepare_gemm_in_background();  // the first request does not wait for it
   const explain::Predictor predictor =
       explain::Predictor::load(a.model, {.max_concurrent = a.inference_threads, .threads_per_call = a.threads_per_request});
   serve::Server server(predictor, a.server);

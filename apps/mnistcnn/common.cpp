@@ -5,7 +5,10 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <exception>
+#include <thread>
 
+#include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/parallel.h"
 
 namespace mnistcnn::cli {
@@ -20,7 +23,27 @@ double seconds_since_start() {
 
 int setup_threads(int threads) {
   kernels::set_num_threads(threads);
+  prepare_gemm_in_background();
   return kernels::num_threads();
+}
+
+namespace {
+std::thread preparing_gemm;
+}
+
+void prepare_gemm_in_background() {
+  if (preparing_gemm.joinable()) return;
+  // A failure shows again, with its message, at the first real product.
+  preparing_gemm = std::thread([] {
+    try {
+      kernels::prepare_gemm();
+    } catch (const std::exception&) {
+    }
+  });
+}
+
+void wait_for_gemm_preparation() {
+  if (preparing_gemm.joinable()) preparing_gemm.join();
 }
 
 bool stderr_is_tty() { return isatty(STDERR_FILENO) != 0; }

@@ -9,8 +9,14 @@
 
 namespace mnistcnn::cli {
 
-// Applies --threads (0: all cores) to the one OpenMP pool; returns the count in use.
+// Applies --threads (0: all cores) to the one OpenMP pool and starts
+// prepare_gemm_in_background(); returns the count in use.
 int setup_threads(int threads);
+// Has oneDNN build its gemm kernels (kernels::prepare_gemm, ~40 ms) on another thread,
+// while the command reads its data. main() waits for that thread before it returns:
+// the exit handlers destroy oneDNN's kernels, which a running build would still use.
+void prepare_gemm_in_background();
+void wait_for_gemm_preparation();
 bool stderr_is_tty();
 // Loads DIR's split, logging what was read to stderr.
 data::Dataset load_split(const std::string& dir, data::Split split, bool quiet = false);

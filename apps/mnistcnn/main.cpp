@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "commands.h"
+#include "common.h"
 #include "mnistcnn/core/error.h"
 #include "training_run.h"
 
@@ -33,6 +34,9 @@ void restart_with_short_openmp_spin(char** argv) {
 
 int main(int argc, char** argv) {
   restart_with_short_openmp_spin(argv);
+  struct WaitAtReturn {
+    ~WaitAtReturn() { mnistcnn::cli::wait_for_gemm_preparation(); }
+  } wait_at_return;
   CLI::App app{"mnistcnn: build, train, evaluate and run convolutional networks on MNIST"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mnistcnn 0.1.0");

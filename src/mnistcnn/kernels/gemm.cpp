@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <mutex>
 #include <string>
 
 #include "mnistcnn/core/error.h"
@@ -76,6 +77,16 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   if (failed)
     throw Error("gemm: dnnl_sgemm failed for M=" + std::to_string(M) + " N=" + std::to_string(N) +
                 " K=" + std::to_string(K));
+}
+
+void prepare_gemm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const ThreadCountScope one(1);
+    const float a[8 * 8] = {}, b[8 * 8] = {};
+    float c[8 * 8];
+    sgemm(false, false, 8, 8, 8, 1.0f, a, 8, b, 8, 0.0f, c, 8);  // 1x1x1 skips the kernels
+  });
 }
 
 void gemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
