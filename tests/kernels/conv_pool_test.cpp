@@ -338,6 +338,9 @@ TEST(PoolKernel, FastMaxPoolMatchesReferenceWithTiesAndNaN) {
     EXPECT_EQ(a, a_ref) << H << "x" << W;
     for (int64_t i = 0; i < m; ++i)
       EXPECT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << H << "x" << W << " at " << i;
+    std::vector<float> y_alone(static_cast<size_t>(m));  // inference: no argmax written
+    kernels::maxpool2x2_planes(x.data(), P, H, W, y_alone.data(), nullptr);
+    EXPECT_EQ(std::memcmp(y_alone.data(), y.data(), sizeof(float) * static_cast<size_t>(m)), 0) << H << "x" << W;
   }
 }
 

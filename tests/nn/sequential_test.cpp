@@ -199,6 +199,20 @@ TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
   }
 }
 
+// Inference fuses the pooling without its argmax (nothing to go back through): a
+// layer's backward right after it is refused, and a training forward brings it back.
+TEST(Sequential, BackwardAfterAnInferenceForwardIsRefused) {
+  auto net = nn::Sequential::from_spec("conv(4,3) relu maxpool(2) flatten dense(3)", {1, 10, 10});
+  net.init(nn::Init::Torch, 2);
+  const Tensor x = testing::random_tensor({2, 1, 10, 10}, 3);
+  (void)net.infer(x);
+  const Tensor pooled = testing::random_tensor({2, 4, 4, 4}, 4);
+  Tensor dx;
+  EXPECT_THROW(net.layer(0).backward(x, pooled, pooled, &dx), Error);
+  net.forward(x, nn::Mode::Train);
+  EXPECT_NO_THROW(net.backward(testing::random_tensor({2, 3}, 5), nn::Sequential::kAll, true));
+}
+
 TEST(Sequential, InputGradientMatchesFiniteDifferences) {
   nn::Sequential net = nn::Sequential::from_spec(kSmallNet, {1, 10, 10});
   net.init(nn::Init::Torch, 7);

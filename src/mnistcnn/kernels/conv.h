@@ -46,7 +46,7 @@ int64_t conv2d_output_size(const ConvGeometry& g, Fuse fuse);
 // a batch's columns would be K/(C·S²) times the input (9x to 32x here), hundreds of MB
 // written and read back from memory, while one sample's stay in cache. Fused layers
 // (fuse) run on each sample's output after the bias; the pooling's argmax (laid out as
-// y, indices within each OH×OW plane as maxpool_forward's) goes to argmax.
+// y, indices within each OH×OW plane as maxpool_forward's) goes to argmax, if not null.
 int64_t conv2d_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse = Fuse::None);
 void conv2d_forward(const float* x, const float* w, const float* b, const ConvGeometry& g,
                     int64_t N, float* scratch, float* y, Fuse fuse = Fuse::None,

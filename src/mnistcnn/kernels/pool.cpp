@@ -13,7 +13,7 @@ namespace mnistcnn::kernels {
 namespace {
 
 // One output row of 2×2 max pooling: rows a and b (input rows 2·oh and 2·oh+1, whose
-// first elements are input indices r0 and r0 + W), OW windows.
+// first elements are input indices r0 and r0 + W), OW windows; ao may be null (inference).
 inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r0, int32_t W, float* yo, int32_t* ao) {
   int64_t ow = 0;
 #if defined(__AVX512F__)
@@ -46,7 +46,7 @@ inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r
       }
       const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(r0 + 2 * static_cast<int32_t>(ow)), even);
       _mm512_mask_storeu_ps(yo + ow, out, best);
-      _mm512_mask_storeu_epi32(ao + ow, out, _mm512_add_epi32(base, bi));
+      if (ao) _mm512_mask_storeu_epi32(ao + ow, out, _mm512_add_epi32(base, bi));
     }
   }
 #elif defined(__AVX2__)
@@ -74,7 +74,7 @@ inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r
       }
       const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(r0 + 2 * static_cast<int32_t>(ow)), lanes);
       _mm256_storeu_ps(yo + ow, best);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(ao + ow), _mm256_add_epi32(base, bi));
+      if (ao) _mm256_storeu_si256(reinterpret_cast<__m256i*>(ao + ow), _mm256_add_epi32(base, bi));
     }
   }
   {
@@ -96,8 +96,9 @@ inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r
         bi = _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(bi), _mm_castsi128_ps(offs[k]), take));
       }
       _mm_storeu_ps(yo + ow, best);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(ao + ow),
-                       _mm_add_epi32(_mm_add_epi32(_mm_set1_epi32(r0 + 2 * static_cast<int32_t>(ow)), lanes), bi));
+      if (ao)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(ao + ow),
+                         _mm_add_epi32(_mm_add_epi32(_mm_set1_epi32(r0 + 2 * static_cast<int32_t>(ow)), lanes), bi));
     }
   }
 #endif
@@ -117,7 +118,7 @@ inline void maxpool2x2_row(const float* a, const float* b, int64_t OW, int32_t r
     best = t3 ? v3 : best;
     bi = t3 ? i0 + W + 1 : bi;
     yo[ow] = best;
-    ao[ow] = bi;
+    if (ao) ao[ow] = bi;
   }
 }
 
@@ -134,7 +135,7 @@ void maxpool2x2_planes(const float* x, int64_t P, int64_t H, int64_t W, float* y
       const int64_t r0 = 2 * oh * W;
       const float* a = x + p * H * W + r0;
       maxpool2x2_row(a, a + W, OW, static_cast<int32_t>(r0), static_cast<int32_t>(W), y + (p * OH + oh) * OW,
-                     argmax + (p * OH + oh) * OW);
+                     argmax ? argmax + (p * OH + oh) * OW : nullptr);
     }
 }
 

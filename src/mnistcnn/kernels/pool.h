@@ -16,7 +16,8 @@ struct PoolGeometry {
 // index within the plane (first maximum on ties) for backward.
 void maxpool_forward(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax);
 // 2×2 windows, stride 2, no padding, on P planes of H×W in the calling thread (the fast
-// path of maxpool_forward, and a fused convolution's pooling).
+// path of maxpool_forward, and a fused convolution's pooling). argmax may be null: no
+// backward to follow.
 void maxpool2x2_planes(const float* x, int64_t P, int64_t H, int64_t W, float* y, int32_t* argmax);
 // The general window loop: the specification the 2×2 fast path is tested against.
 void maxpool_forward_ref(const float* x, int64_t P, const PoolGeometry& g, float* y, int32_t* argmax);

@@ -62,30 +62,33 @@ void Conv2d::init_params(Init init, Rng& rng) {
                        opt_.bias ? &bias_.value : nullptr);
 }
 
-void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, kernels::Fuse::None); }
+void Conv2d::forward(const Tensor& x, Tensor& y, Mode /*mode*/) { run_forward(x, y, kernels::Fuse::None, true); }
 
-size_t Conv2d::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode /*mode*/) {
+size_t Conv2d::forward_fused(const Tensor& x, std::span<const LayerPtr> next, Tensor& y, Mode mode) {
   const kernels::Fuse fuse = fusable(next, /*planes=*/true);
-  if (fuse != kernels::Fuse::None) run_forward(x, y, fuse);
+  // Eval-mode fusion is inference (Sequential::infer): no argmax to write for a backward.
+  if (fuse != kernels::Fuse::None) run_forward(x, y, fuse, mode == Mode::Train);
   return fused_layers(fuse);
 }
 
-void Conv2d::run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse) {
+void Conv2d::run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse, bool keep_argmax) {
   Shape out = output_shape(x.shape());
   if (x.dim(1) != weight_.value.dim(1))
     throw Error(spec() + ": built for " + std::to_string(weight_.value.dim(1)) +
                 " input channels, got input " + x.shape().str());
   const auto g = geometry(x.shape());
   const int64_t N = x.dim(0);
-  if (fuse == kernels::Fuse::ReluMaxPool2) {
+  const bool pooled = fuse == kernels::Fuse::ReluMaxPool2;
+  if (pooled) {
     out = {N, g.OC, g.OH() / 2, g.OW() / 2};
-    argmax_.resize(static_cast<size_t>(out.numel()));
+    if (keep_argmax) argmax_.resize(static_cast<size_t>(out.numel()));
   }
   scratch_.resize({kernels::conv2d_forward_scratch(g, kernels::num_threads(), fuse)});
   y.resize(out);
   kernels::conv2d_forward(x.data(), weight_.value.data(), opt_.bias ? bias_.value.data() : nullptr, g, N,
-                          scratch_.data(), y.data(), fuse, argmax_.data());
+                          scratch_.data(), y.data(), fuse, pooled && keep_argmax ? argmax_.data() : nullptr);
   fuse_ = fuse;
+  argmax_kept_ = keep_argmax;
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
@@ -93,6 +96,8 @@ void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   const bool train_w = weight_.trainable;
   const bool train_b = opt_.bias && bias_.trainable;
   if (!train_w && !train_b && !dx) return;
+  if (fuse_ == kernels::Fuse::ReluMaxPool2 && !argmax_kept_)
+    throw Error(spec() + ": backward after an Eval-mode fused forward (inference keeps no pooling argmax)");
   if (dx) dx->resize(x.shape());
   scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads())});
   kernels::conv2d_backward(dy.data(), x.data(), weight_.value.data(), g, x.dim(0), scratch_.data(),

@@ -36,10 +36,11 @@ class Conv2d : public Layer {
 
  private:
   kernels::ConvGeometry geometry(const Shape& in) const;
-  void run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse);
+  void run_forward(const Tensor& x, Tensor& y, kernels::Fuse fuse, bool keep_argmax);
   Options opt_;
   kernels::Fuse fuse_ = kernels::Fuse::None;  // what the last forward fused
   std::vector<int32_t> argmax_;                        // its pooling's argmax
+  bool argmax_kept_ = true;                            // false after an inference forward
   Param weight_{"weight", {}, {}}, bias_{"bias", {}, {}};
   Tensor scratch_;  // per-thread columns (forward), partial sums and columns (backward)
 };
