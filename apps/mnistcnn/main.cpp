@@ -2,9 +2,12 @@
 // library, print; errors become a message on stderr and exit code 1 (2 for usage).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <iterator>
+#include <string_view>
 
 #include "commands.h"
 #include "common.h"
@@ -18,9 +21,15 @@ namespace {
 // runs (a build, a second training) a spinning thread holds the core its partner needs:
 // a 2-thread epoch took 10x longer beside a compiler (docs/BENCHMARKS.md). libgomp reads
 // its settings when it loads, before main, so the program sets a short spin and starts
-// itself again; GOMP_SPINCOUNT or OMP_WAIT_POLICY given by the user are left alone.
-void restart_with_short_openmp_spin(char** argv) {
+// itself again; GOMP_SPINCOUNT or OMP_WAIT_POLICY given by the user are left alone. Only
+// the commands that run many parallel regions restart: the second start costs about 25
+// ms (loading oneDNN again), a quarter of a one-image `predict`.
+void restart_with_short_openmp_spin(int argc, char** argv) {
   if (std::getenv("GOMP_SPINCOUNT") || std::getenv("OMP_WAIT_POLICY")) return;
+  static constexpr std::string_view kLongRunning[] = {"train", "finetune", "eval", "ensemble",
+                                                      "explain", "serve", "search"};
+  if (argc < 2 || std::find(std::begin(kLongRunning), std::end(kLongRunning), argv[1]) == std::end(kLongRunning))
+    return;
   setenv("GOMP_SPINCOUNT", "1000", 1);
   // The resolved path, not /proc/self/exe, so that ps and top still say "mnistcnn".
   char path[4096];
@@ -33,7 +42,7 @@ void restart_with_short_openmp_spin(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  restart_with_short_openmp_spin(argv);
+  restart_with_short_openmp_spin(argc, argv);
   struct WaitAtReturn {
     ~WaitAtReturn() { mnistcnn::cli::wait_for_gemm_preparation(); }
   } wait_at_return;
