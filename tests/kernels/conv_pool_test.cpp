@@ -137,13 +137,20 @@ TEST(ConvKernel, WinogradMatchesReference) {
 // Winograd with AVX-512 takes straight from its products) have the same bits as the
 // convolution alone followed by relu_forward and maxpool_forward, through the columns and
 // through Winograd: odd outputs (a last row and column of tiles in no window) and even
-// ones, padding, one sample and several chunks, a sample of over 16 vectors of tiles.
+// ones, padding, one sample and several chunks, a sample of over 16 vectors of tiles; and
+// through the direct first-layer kernel: rows of 16, 21, 22 and 26 outputs, an odd last
+// row, channel counts that are not multiples of 8.
 TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
   const ConvGeometry shapes[] = {
       {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
       {.C = 16, .H = 12, .W = 10, .OC = 17, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
       {.C = 16, .H = 9, .W = 7, .OC = 24, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
       {.C = 20, .H = 36, .W = 38, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 1},  // 342 tiles
+      {.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // keras-mnist conv1
+      {.C = 1, .H = 28, .W = 28, .OC = 6, .KH = 3, .KW = 3, .stride = 1, .pad = 0},    // lenet conv1
+      {.C = 1, .H = 21, .W = 18, .OC = 11, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
+      {.C = 1, .H = 25, .W = 26, .OC = 9, .KH = 5, .KW = 5, .stride = 1, .pad = 0},
+      {.C = 1, .H = 20, .W = 23, .OC = 5, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
   };
   for (const auto algorithm : {kernels::ConvAlgorithm::Columns, kernels::ConvAlgorithm::Auto})
     for (const auto& g : shapes)
