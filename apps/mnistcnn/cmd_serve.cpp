@@ -1,5 +1,4 @@
 // mnistcnn serve: the draw-a-digit web page and its JSON API over one loaded model.
-#include <csignal>
 #include <thread>
 
 #include "commands.h"
@@ -7,6 +6,7 @@
 #include "mnistcnn/explain/predictor.h"
 #include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/serve/server.h"
+#include "signal_stop.h"
 
 namespace mnistcnn::cli {
 
@@ -18,13 +18,6 @@ struct ServeArgs {
   int inference_threads = 0, threads_per_request = 1;
   double max_body_mib = 4;
 };
-
-serve::Server* g_server = nullptr;
-
-void on_signal(int) {
-  // httplib's stop() only flips a flag and shuts the listening socket down.
-  if (g_server) g_server->stop();
-}
 
 void run_serve(ServeArgs& a) {
   a.server.model_name = a.model;
@@ -43,11 +36,12 @@ void run_serve(ServeArgs& a) {
        " thread(s) each");
   std::printf("serving http://%s:%d/  (Ctrl-C stops)\n", a.server.host.c_str(), port);
   std::fflush(stdout);
-  g_server = &server;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  server.run();
-  g_server = nullptr;
+  {
+    // httplib's stop() flips a flag and shuts the listening socket down: safe from the
+    // signal thread.
+    const SignalStop signals([&server] { server.stop(); });
+    server.run();
+  }
   note("stopped");
 }
 

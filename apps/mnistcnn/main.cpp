@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "signal_stop.h"
 #include "mnistcnn/core/error.h"
 #include "training_run.h"
 
@@ -43,6 +44,7 @@ void restart_with_short_openmp_spin(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   restart_with_short_openmp_spin(argc, argv);
+  mnistcnn::cli::take_stop_signals();  // before any other thread starts
   struct WaitAtReturn {
     ~WaitAtReturn() { mnistcnn::cli::wait_for_gemm_preparation(); }
   } wait_at_return;

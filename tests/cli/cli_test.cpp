@@ -2,10 +2,14 @@
 // MNIST, their --json contracts, and clear errors with non-zero exits on bad input.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "mnistcnn/data/dataset.h"
 #include "mnistcnn/io/png.h"
@@ -159,6 +163,27 @@ TEST(Cli, BatchNormNetworkTrainsSavesAndReloads) {
   for (const auto& tensor : ij["tensors"]) names.push_back(tensor["name"].get<std::string>());
   for (const char* want : {"1.running_mean", "1.running_var", "1.num_batches_tracked", "5.running_var"})
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+  std::filesystem::remove_all(dir);
+}
+
+// SIGTERM (or Ctrl-C) stops the server cleanly: it says so and exits 0. The program takes
+// the signals on a thread of its own (apps/mnistcnn/signal_stop.h), not in a handler.
+TEST(Cli, ServeStopsCleanlyOnSigterm) {
+  const std::string dir = testing::make_temp_dir("serve_sigterm");
+  const std::string model = std::string(MNISTCNN_SOURCE_DIR) + "/tests/fixtures/interop/mnistcnn_keras_mnist.safetensors";
+  const int pid = testing::spawn_cli("serve --model " + model + " --port 0", dir + "/err");
+  const auto slurp = [&] {
+    std::ifstream in(dir + "/err");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  while (slurp().find("predictions at once") == std::string::npos &&
+         std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past the note, into run()
+  kill(pid, SIGTERM);
+  EXPECT_EQ(testing::wait_cli(pid), 0) << slurp();
+  EXPECT_NE(slurp().find("stopped"), std::string::npos) << slurp();
   std::filesystem::remove_all(dir);
 }
 

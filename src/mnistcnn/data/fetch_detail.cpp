@@ -3,6 +3,7 @@
 #include "mnistcnn/data/fetch_detail.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,9 @@ int run_program(const std::vector<std::string>& argv, const fs::path& cwd, const
     throw Error("cannot start " + argv[0] + ": fork failed: " + std::strerror(errno));
   }
   if (pid == 0) {  // only async-signal-safe calls until exec
+    sigset_t none;  // the program may block signals (the CLI takes them on a thread): not its child
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     int null_fd = ::open("/dev/null", O_RDONLY);
     if (::chdir(dir.c_str()) != 0 || null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(log_fd, 1) < 0 ||
         ::dup2(log_fd, 2) < 0)

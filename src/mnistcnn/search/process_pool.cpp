@@ -46,6 +46,9 @@ Child start_child(size_t index, const std::vector<std::string>& argv) {
     throw Error(std::string("cannot start a process: ") + std::strerror(errno));
   }
   if (pid == 0) {  // the child: only async-signal-safe calls until exec
+    sigset_t none;  // the program may block signals (the CLI takes them on a thread): not its child
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     const int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, 0);
     dup2(out[1], 1);
