@@ -41,15 +41,12 @@ void wait_for_signals() {
   for (;;) {
     int sig = 0;
     if (sigwait(&g_taken, &sig) != 0) continue;
-    std::function<void()> call;
-    {
-      const std::lock_guard<std::mutex> lock(g_mutex);
-      if (!g_catching || g_stop.load()) end_by(sig);  // no job to stop, or a second signal
-      g_signal.store(sig);
-      g_stop.store(true);
-      call = g_on_signal;
-    }
-    if (call) call();
+    // Under the lock, so that a SignalStop (and what its call stops) cannot end meanwhile.
+    const std::lock_guard<std::mutex> lock(g_mutex);
+    if (!g_catching || g_stop.load()) end_by(sig);  // no job to stop, or a second signal
+    g_signal.store(sig);
+    g_stop.store(true);
+    if (g_on_signal) g_on_signal();
   }
 }
 

@@ -20,7 +20,8 @@ void take_stop_signals();
 class SignalStop {
  public:
   // Clears the flag; until destroyed, a first signal sets it and calls on_signal (on the
-  // signal thread: it must be safe to call from another thread).
+  // signal thread, which the destructor waits for: it must be safe to call from another
+  // thread, and quick).
   explicit SignalStop(std::function<void()> on_signal = {});
   ~SignalStop();
   SignalStop(const SignalStop&) = delete;
