@@ -27,6 +27,11 @@ void run_serve(ServeArgs& a) {
       explain::Predictor::load(a.model, {.max_concurrent = a.inference_threads, .threads_per_call = a.threads_per_request});
   serve::Server server(predictor, a.server);
   const int port = server.bind();
+  // From here a signal stops the server: httplib's stop() flips a flag and shuts the
+  // listening socket down (safe from the signal thread); one before run() skips it. (One
+  // in the microseconds between that check and httplib's loop starting finds nothing to
+  // stop: a second signal then ends the program.)
+  const SignalStop signals([&server] { server.stop(); });
   if (!server.random_digits_status().empty())
     note("random digits off: " + server.random_digits_status());
   if (!server.corrections_status().empty()) note("corrections off: " + server.corrections_status());
@@ -36,12 +41,7 @@ void run_serve(ServeArgs& a) {
        " thread(s) each");
   std::printf("serving http://%s:%d/  (Ctrl-C stops)\n", a.server.host.c_str(), port);
   std::fflush(stdout);
-  {
-    // httplib's stop() flips a flag and shuts the listening socket down: safe from the
-    // signal thread.
-    const SignalStop signals([&server] { server.stop(); });
-    server.run();
-  }
+  if (!signals.flag()->load()) server.run();
   note("stopped");
 }
 

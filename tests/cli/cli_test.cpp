@@ -180,7 +180,9 @@ TEST(Cli, ServeStopsCleanlyOnSigterm) {
   while (slurp().find("predictions at once") == std::string::npos &&
          std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past the note, into run()
+  // The server takes the signals before this note; a signal in the microseconds before
+  // httplib's loop starts would need a second one, so give it time to be listening.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   kill(pid, SIGTERM);
   EXPECT_EQ(testing::wait_cli(pid), 0) << slurp();
   EXPECT_NE(slurp().find("stopped"), std::string::npos) << slurp();
