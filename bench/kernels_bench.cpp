@@ -167,7 +167,9 @@ void network_bench(benchmark::State& state, const char* preset, bool choice = fa
 void BM_KerasMnistInference(benchmark::State& s) { network_bench(s, "keras-mnist", true); }
 void BM_LenetInference(benchmark::State& s) { network_bench(s, "lenet"); }
 void BM_RecordInference(benchmark::State& s) { network_bench(s, "record"); }
-BENCHMARK(BM_KerasMnistInference)->Args({1, 0})->Args({2, 0})->Args({4, 0})->Args({8, 0})->Args({16, 0})->Args({1, 1})->Args({256, 0})->Args({256, 1})->UseRealTime();
+BENCHMARK(BM_KerasMnistInference)
+    ->Args({1, 0})->Args({2, 0})->Args({4, 0})->Args({8, 0})->Args({16, 0})->Args({1, 1})->Args({256, 0})->Args({256, 1})
+    ->UseRealTime();
 BENCHMARK(BM_LenetInference)->Arg(1)->Arg(4)->Arg(16)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(BM_RecordInference)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(64)->UseRealTime();
 

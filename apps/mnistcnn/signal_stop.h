@@ -5,8 +5,8 @@
 // No handler runs: take_stop_signals() blocks both signals in the main thread before any
 // other thread exists (threads inherit the mask) and starts one thread that takes them
 // with sigwait. A handler interrupts whichever thread the kernel picks, in the middle of
-// anything: with one, about one stopped training in ten beside a busy core aborted with a
-// corrupted heap, always in a free() inside dnnl_sgemm (docs/RELIABILITY.md).
+// anything: with one, about one stopped training in twenty beside a busy core aborted
+// with a corrupted heap, always in a free() inside dnnl_sgemm (docs/RELIABILITY.md).
 #pragma once
 #include <atomic>
 #include <functional>

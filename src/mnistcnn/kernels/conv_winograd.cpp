@@ -759,7 +759,8 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
   // lone chunk's channel blocks shared out among the threads moved its transformed input
   // between the cores (keras-mnist's 4 images took 1.4x longer on 2 threads than on 1).
   // Each tile's products and transform do not depend on its chunk: the same bits.
-  const int64_t per_chunk = std::min(chunk_of(g, kForwardTiles), std::max<int64_t>(1, chunks(N, omp_get_max_threads())));
+  const int64_t samples_per_thread = std::max<int64_t>(1, chunks(N, omp_get_max_threads()));
+  const int64_t per_chunk = std::min(chunk_of(g, kForwardTiles), samples_per_thread);
   const int64_t n_chunks = chunks(N, per_chunk);
   const int64_t Pmax = padded_tiles(per_chunk * nt), thread_size = forward_per_thread(g, fuse);
   const bool pooled = fuse == Fuse::ReluMaxPool2;
