@@ -13,6 +13,7 @@
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/parallel.h"
+#include "mnistcnn/loss/cross_entropy.h"
 #include "mnistcnn/nn/sequential.h"
 #include "mnistcnn/train/presets.h"
 
@@ -172,6 +173,32 @@ BENCHMARK(BM_KerasMnistInference)
     ->UseRealTime();
 BENCHMARK(BM_LenetInference)->Arg(1)->Arg(4)->Arg(16)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(BM_RecordInference)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(64)->UseRealTime();
+
+// A training step of a preset network without the optimizer (forward, loss, backward)
+// on a batch of range(0): where a step's time goes apart from data loading and updates.
+void train_step_bench(benchmark::State& state, const char* preset) {
+  namespace nn = mnistcnn::nn;
+  const int64_t N = state.range(0);
+  nn::Sequential net = nn::Sequential::from_spec(mnistcnn::train::find_preset(preset)->spec);
+  net.init(nn::Init::Torch, 1);
+  mnistcnn::Tensor x({N, 1, 28, 28}), dlogits;
+  const auto pixels = random_vec(static_cast<size_t>(x.numel()), 5);
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = 0.5f + 0.5f * pixels[static_cast<size_t>(i)];
+  std::vector<int32_t> labels(static_cast<size_t>(N));
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int32_t>(i % 10);
+  const size_t end = net.logits_end();
+  for (auto _ : state) {
+    net.zero_grad();
+    mnistcnn::loss::cross_entropy(net.forward(x, nn::Mode::Train, end), labels, &dlogits);
+    net.backward(dlogits, end);
+    benchmark::ClobberMemory();
+  }
+  state.counters["images/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
+}
+void BM_LenetTrainStep(benchmark::State& s) { train_step_bench(s, "lenet"); }
+void BM_KerasMnistTrainStep(benchmark::State& s) { train_step_bench(s, "keras-mnist"); }
+BENCHMARK(BM_LenetTrainStep)->Arg(64)->UseRealTime();
+BENCHMARK(BM_KerasMnistTrainStep)->Arg(32)->UseRealTime();
 
 }  // namespace
 

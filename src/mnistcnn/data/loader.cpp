@@ -75,8 +75,7 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
   y.resize(static_cast<size_t>(n));
   float* out = x.data();
   if (augment_) {
-#pragma omp parallel
-    {
+    kernels::parallel_region(true, [&] {
       AugmentScratch scratch;
 #pragma omp for schedule(dynamic, 4)
       for (int64_t i = 0; i < n; ++i) {
@@ -86,18 +85,20 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
         for (int64_t p = 0; p < pixels; ++p) dst[p] = norm_.apply(dst[p]);
         y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
       }
-    }
+    });
     return;
   }
   // Images are read from random places in memory: two threads wait for them in parallel.
-#pragma omp parallel for schedule(static) if (n * pixels >= kernels::kMinParallelValues)
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t idx = order_[static_cast<size_t>(begin + i)];
-    const uint8_t* src = data_.images.data() + idx * pixels;
-    float* dst = out + i * pixels;
-    for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
-    y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
-  }
+  kernels::parallel_region(n * pixels >= kernels::kMinParallelValues, [&] {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t idx = order_[static_cast<size_t>(begin + i)];
+      const uint8_t* src = data_.images.data() + idx * pixels;
+      float* dst = out + i * pixels;
+      for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
+      y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
+    }
+  });
 }
 
 std::string Loader::fingerprint() const {

@@ -1,17 +1,22 @@
 #include "mnistcnn/kernels/activation.h"
+#include "mnistcnn/kernels/parallel.h"
 
 #include <cmath>
 
 namespace mnistcnn::kernels {
 
 void relu_forward(const float* x, float* y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  parallel_region(n > 65536, [&] {
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  });
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  parallel_region(n > 65536, [&] {
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  });
 }
 
 void sigmoid_forward(const float* x, float* y, int64_t n) {
@@ -35,23 +40,31 @@ void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) {
 }
 
 void leaky_relu_forward(const float* x, float* y, int64_t n, float slope) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+  parallel_region(n > 65536, [&] {
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+  });
 }
 
 void leaky_relu_backward(const float* x, const float* dy, float* dx, int64_t n, float slope) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+  parallel_region(n > 65536, [&] {
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+  });
 }
 
 void elu_forward(const float* x, float* y, int64_t n, float alpha) {
-#pragma omp parallel for schedule(static) if (n > 16384)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
+  parallel_region(n > 16384, [&] {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
+  });
 }
 
 void elu_backward(const float* x, const float* y, const float* dy, float* dx, int64_t n, float alpha) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha);
+  parallel_region(n > 65536, [&] {
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha);
+  });
 }
 
 namespace {
@@ -60,17 +73,21 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 }  // namespace
 
 void gelu_forward(const float* x, float* y, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 16384)
-  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+  parallel_region(n > 16384, [&] {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+  });
 }
 
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 16384)
-  for (int64_t i = 0; i < n; ++i) {
-    const float cdf = 0.5f * (1.0f + std::erf(x[i] * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]);
-    dx[i] = dy[i] * (cdf + x[i] * pdf);
-  }
+  parallel_region(n > 16384, [&] {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float cdf = 0.5f * (1.0f + std::erf(x[i] * kInvSqrt2));
+      const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]);
+      dx[i] = dy[i] * (cdf + x[i] * pdf);
+    }
+  });
 }
 
 void softmax_rows(const float* x, float* y, int64_t R, int64_t C) {

@@ -65,43 +65,47 @@ void sum_dy_xhat(const float* x, const float* dy, int64_t n, float mu, float is,
 
 void batchnorm_stats(const float* x, const BnDims& d, float* mean, float* var) {
   const double inv_m = 1.0 / static_cast<double>(d.M());
-#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kMinParallelValues)
-  for (int64_t c = 0; c < d.C; ++c) {
-    double total = 0.0;
-    for (int64_t n = 0; n < d.N; ++n) total += sum(run(x, d, n, c), d.S);
-    const auto mu = static_cast<float>(total * inv_m);
-    double sq = 0.0;
-    for (int64_t n = 0; n < d.N; ++n) sq += sum_sq_dev(run(x, d, n, c), d.S, mu);
-    mean[c] = mu;
-    var[c] = static_cast<float>(sq * inv_m);
-  }
+  parallel_region(d.N * d.C * d.S >= kMinParallelValues, [&] {
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < d.C; ++c) {
+      double total = 0.0;
+      for (int64_t n = 0; n < d.N; ++n) total += sum(run(x, d, n, c), d.S);
+      const auto mu = static_cast<float>(total * inv_m);
+      double sq = 0.0;
+      for (int64_t n = 0; n < d.N; ++n) sq += sum_sq_dev(run(x, d, n, c), d.S, mu);
+      mean[c] = mu;
+      var[c] = static_cast<float>(sq * inv_m);
+    }
+  });
 }
 
 void batchnorm_apply(const float* x, const BnDims& d, const float* mean, const float* invstd,
                      const float* gamma, const float* beta, float* y, Fuse fuse, int64_t W, int32_t* argmax) {
   const int64_t H = d.S / W, out_plane = fused_plane_size(fuse, H, W);
-#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kMinParallelValues)
-  for (int64_t c = 0; c < d.C; ++c) {
-    // y = x·a + b with a = γ·invstd, b = β − mean·a.
-    const float a = (gamma ? gamma[c] : 1.0f) * invstd[c];
-    const float b = (beta ? beta[c] : 0.0f) - mean[c] * a;
-    thread_local std::vector<float> plane;  // before the pooling
-    if (fuse == Fuse::ReluMaxPool2) plane.resize(static_cast<size_t>(d.S));
-    for (int64_t n = 0; n < d.N; ++n) {
-      const float* xr = run(x, d, n, c);
-      const int64_t at = (n * d.C + c) * out_plane;
-      float* yr = fuse == Fuse::ReluMaxPool2 ? plane.data() : y + at;
-      if (fuse == Fuse::None) {
-        for (int64_t s = 0; s < d.S; ++s) yr[s] = xr[s] * a + b;
-        continue;
+  parallel_region(d.N * d.C * d.S >= kMinParallelValues, [&] {
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < d.C; ++c) {
+      // y = x·a + b with a = γ·invstd, b = β − mean·a.
+      const float a = (gamma ? gamma[c] : 1.0f) * invstd[c];
+      const float b = (beta ? beta[c] : 0.0f) - mean[c] * a;
+      thread_local std::vector<float> plane;  // before the pooling
+      if (fuse == Fuse::ReluMaxPool2) plane.resize(static_cast<size_t>(d.S));
+      for (int64_t n = 0; n < d.N; ++n) {
+        const float* xr = run(x, d, n, c);
+        const int64_t at = (n * d.C + c) * out_plane;
+        float* yr = fuse == Fuse::ReluMaxPool2 ? plane.data() : y + at;
+        if (fuse == Fuse::None) {
+          for (int64_t s = 0; s < d.S; ++s) yr[s] = xr[s] * a + b;
+          continue;
+        }
+        for (int64_t s = 0; s < d.S; ++s) {  // the ReLU as relu_forward has it
+          const float v = xr[s] * a + b;
+          yr[s] = v > 0.0f ? v : 0.0f;
+        }
+        if (fuse == Fuse::ReluMaxPool2) maxpool2x2_planes(yr, 1, H, W, y + at, argmax + at);
       }
-      for (int64_t s = 0; s < d.S; ++s) {  // the ReLU as relu_forward has it
-        const float v = xr[s] * a + b;
-        yr[s] = v > 0.0f ? v : 0.0f;
-      }
-      if (fuse == Fuse::ReluMaxPool2) maxpool2x2_planes(yr, 1, H, W, y + at, argmax + at);
     }
-  }
+  });
 }
 
 void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const float* mean,
@@ -110,37 +114,39 @@ void batchnorm_backward(const float* x, const float* dy, const BnDims& d, const 
                         const int32_t* argmax) {
   const double M = static_cast<double>(d.M());
   const int64_t H = d.S / W, out_plane = fused_plane_size(fuse, H, W);
-#pragma omp parallel for schedule(static) if (d.N * d.C * d.S >= kMinParallelValues)
-  for (int64_t c = 0; c < d.C; ++c) {
-    // The channel's dy: as given, or back through the fused layers into N runs of S.
-    thread_local std::vector<float> unfused;
-    if (fuse != Fuse::None) {
-      unfused.resize(static_cast<size_t>(d.N * d.S));
+  parallel_region(d.N * d.C * d.S >= kMinParallelValues, [&] {
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < d.C; ++c) {
+      // The channel's dy: as given, or back through the fused layers into N runs of S.
+      thread_local std::vector<float> unfused;
+      if (fuse != Fuse::None) {
+        unfused.resize(static_cast<size_t>(d.N * d.S));
+        for (int64_t n = 0; n < d.N; ++n) {
+          const int64_t at = (n * d.C + c) * out_plane;
+          fused_backward_planes(fuse, dy + at, y + at, argmax ? argmax + at : nullptr, 1, H, W,
+                                unfused.data() + n * d.S);
+        }
+      }
+      const auto grad = [&](int64_t n) { return fuse == Fuse::None ? run(dy, d, n, c) : unfused.data() + n * d.S; };
+      const float mu = mean[c], is = invstd[c];
+      double sdy = 0.0, sdyx = 0.0;
+      for (int64_t n = 0; n < d.N; ++n) sum_dy_xhat(run(x, d, n, c), grad(n), d.S, mu, is, sdy, sdyx);
+      if (dgamma) dgamma[c] += static_cast<float>(sdyx);
+      if (dbeta) dbeta[c] += static_cast<float>(sdy);
+      if (!dx) continue;
+      const float scale = (gamma ? gamma[c] : 1.0f) * is;
+      // Train: dx = scale·(dy − mean(dy) − x̂·mean(dy·x̂)); running statistics: scale·dy.
+      const float mean_dy = batch_stats ? static_cast<float>(sdy / M) : 0.0f;
+      const float mean_dy_xhat = batch_stats ? static_cast<float>(sdyx / M) : 0.0f;
       for (int64_t n = 0; n < d.N; ++n) {
-        const int64_t at = (n * d.C + c) * out_plane;
-        fused_backward_planes(fuse, dy + at, y + at, argmax ? argmax + at : nullptr, 1, H, W,
-                              unfused.data() + n * d.S);
+        const float* xr = run(x, d, n, c);
+        const float* gr = grad(n);
+        float* dr = run(dx, d, n, c);
+        for (int64_t s = 0; s < d.S; ++s)
+          dr[s] = scale * (gr[s] - mean_dy - (xr[s] - mu) * is * mean_dy_xhat);
       }
     }
-    const auto grad = [&](int64_t n) { return fuse == Fuse::None ? run(dy, d, n, c) : unfused.data() + n * d.S; };
-    const float mu = mean[c], is = invstd[c];
-    double sdy = 0.0, sdyx = 0.0;
-    for (int64_t n = 0; n < d.N; ++n) sum_dy_xhat(run(x, d, n, c), grad(n), d.S, mu, is, sdy, sdyx);
-    if (dgamma) dgamma[c] += static_cast<float>(sdyx);
-    if (dbeta) dbeta[c] += static_cast<float>(sdy);
-    if (!dx) continue;
-    const float scale = (gamma ? gamma[c] : 1.0f) * is;
-    // Train: dx = scale·(dy − mean(dy) − x̂·mean(dy·x̂)); running statistics: scale·dy.
-    const float mean_dy = batch_stats ? static_cast<float>(sdy / M) : 0.0f;
-    const float mean_dy_xhat = batch_stats ? static_cast<float>(sdyx / M) : 0.0f;
-    for (int64_t n = 0; n < d.N; ++n) {
-      const float* xr = run(x, d, n, c);
-      const float* gr = grad(n);
-      float* dr = run(dx, d, n, c);
-      for (int64_t s = 0; s < d.S; ++s)
-        dr[s] = scale * (gr[s] - mean_dy - (xr[s] - mu) * is * mean_dy_xhat);
-    }
-  }
+  });
 }
 
 void batchnorm_stats_ref(const float* x, const BnDims& d, float* mean, float* var) {

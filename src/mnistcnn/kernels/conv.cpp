@@ -16,6 +16,7 @@
 #include "mnistcnn/kernels/conv_strided.h"
 #include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/gemm.h"
+#include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/kernels/pool.h"
 
 namespace mnistcnn::kernels {
@@ -356,8 +357,10 @@ void forward_sample(const float* x, const float* w, const float* b, const ConvGe
   float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
   if (!direct_conv_forward(x, w, g, out)) {
     if (alone && g.stride == 1 && g.pad == 0 && K * L >= 16384) {
-#pragma omp parallel for schedule(static)
-      for (int64_t c = 0; c < g.C; ++c) im2col_unpadded_channel(x, g, c, col, L);
+      parallel_region(true, [&] {
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < g.C; ++c) im2col_unpadded_channel(x, g, c, col, L);
+      });
     } else {
       im2col(x, g, col, L);
     }
@@ -408,8 +411,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
   const int64_t in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   if (strided(g)) {
     float* full_base = scratch + strided_packed_size(g);
-#pragma omp parallel
-    {
+    parallel_region(true, [&] {
       float* full = full_base + static_cast<int64_t>(omp_get_thread_num()) * g.OC * g.L();
       strided_pack_forward(w, g, scratch);
 #pragma omp for schedule(static)
@@ -419,7 +421,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
         strided_forward(x + n * in_size, scratch, g, out);
         conv_detail::bias_and_fused(b, g, fuse, out, yn, argmax ? argmax + n * out_size : nullptr);
       }
-    }
+    });
     return;
   }
   // Not conv2d_forward_scratch(g, 1): for a geometry Winograd fits, that is Winograd's size.
@@ -430,15 +432,14 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
     forward_sample(x, w, b, g, fuse, scratch, scratch + g.K() * g.L(), y, argmax, true);
     return;
   }
-#pragma omp parallel
-  {
+  parallel_region(true, [&] {
     // One sample's columns at a time per thread: they stay in cache for the gemm.
     float* col = scratch + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < N; ++n)
       forward_sample(x + n * in_size, w, b, g, fuse, col, col + g.K() * g.L(), y + n * out_size,
                      argmax ? argmax + n * out_size : nullptr);
-  }
+  });
 }
 
 namespace {
@@ -463,8 +464,7 @@ void strided_backward(const float* dy, const float* x, const float* w, const Con
   float* packed = part_db + n_chunks * OC;            // weights packed for dx
   float* layouts = packed + strided_packed_size(g);   // N × layout_size
   float* unfused_base = layouts + N * layout_size;    // threads × OC×L, when fused
-#pragma omp parallel
-  {
+  parallel_region(true, [&] {
     float* unfused = unfused_base + static_cast<int64_t>(omp_get_thread_num()) * OC * L;
     if (dx) strided_pack_input_grad(w, g, packed);
 #pragma omp for schedule(static)
@@ -489,7 +489,7 @@ void strided_backward(const float* dy, const float* x, const float* w, const Con
 #pragma omp single
       conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
     }
-  }
+  });
 }
 
 }  // namespace
@@ -510,8 +510,7 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
   float* part_dw = scratch;                     // n_chunks × OC×K
   float* part_db = part_dw + n_chunks * OC * K;  // n_chunks × OC
   float* per_thread = part_db + n_chunks * OC;  // threads × (K×L columns, their gradient, OC×L output gradient)
-#pragma omp parallel
-  {
+  parallel_region(true, [&] {
     float* col = per_thread + static_cast<int64_t>(omp_get_thread_num()) * (2 * K * L + OC * L);
     float* dcol = col + K * L;
     float* unfused = dcol + K * L;
@@ -551,7 +550,7 @@ void conv2d_backward(const float* dy, const float* x, const float* w, const Conv
 #pragma omp single
       conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
     }
-  }
+  });
 }
 
 void conv2d_forward_ref(const float* x, const float* w, const float* b, const ConvGeometry& g,

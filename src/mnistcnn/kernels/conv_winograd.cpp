@@ -9,6 +9,7 @@
 
 #include "mnistcnn/kernels/conv_detail.h"
 #include "mnistcnn/kernels/gemm.h"
+#include "mnistcnn/kernels/parallel.h"
 
 // Matrices (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
 //   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   input tile d (4×4):  V = Bᵀ d B
@@ -811,8 +812,7 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
                                 argmax ? argmax + n * out_size : nullptr);
   };
   if (n_chunks == 1) {  // one chunk: its channel blocks are shared out among the threads
-#pragma omp parallel
-    {
+    parallel_region(true, [&] {
       float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
       transform_filters(w, g, U, true);
 #pragma omp single
@@ -822,11 +822,10 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
         channel_block(0, ob, threads_scratch, M_of(mine), full_of(threads_scratch), work_of(mine));
 #pragma omp for schedule(static)
       for (int64_t s = 0; s < count_of(0); ++s) finish_sample(0, s, full_of(threads_scratch));
-    }
+    });
     return;
   }
-#pragma omp parallel
-  {
+  parallel_region(true, [&] {
     float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
     transform_filters(w, g, U, true);
 #pragma omp for schedule(static)
@@ -836,7 +835,7 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
         channel_block(chunk, ob, mine, M_of(mine), full_of(mine), work_of(mine));
       for (int64_t s = 0; s < count_of(chunk); ++s) finish_sample(chunk, s, full_of(mine));
     }
-  }
+  });
 }
 
 int64_t winograd_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
@@ -856,8 +855,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
   float* part_db = part_dU + n_chunks * kXi * OCC;  // n_chunks × OC
   float* U = part_db + n_chunks * OC;
   float* threads_scratch = U + kXi * OCC;
-#pragma omp parallel
-  {
+  parallel_region(true, [&] {
     float* mine = threads_scratch + static_cast<int64_t>(omp_get_thread_num()) * thread_size;
     if (dx) transform_filters(w, g, U);
 #pragma omp for schedule(static)
@@ -912,7 +910,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
 #pragma omp single
       conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
     }
-  }
+  });
 }
 
 }  // namespace mnistcnn::kernels

@@ -35,15 +35,16 @@ int64_t gemm_parts(int64_t M, int64_t N, int64_t K) {
 
 // dnnl_sgemm with several threads may split the reduction (K) between them (seen on AVX2
 // for thin products such as a dense layer's forward), so its bits would depend on the
-// thread count. Inside a parallel region of any size, where oneDNN runs one thread, it is
-// one call. Outside, the product is cut into blocks of C chosen by its shape alone, each
+// thread count. Inside a parallel region of any size, or a parallel_region body run
+// without one (kernels/parallel.h), it is one call on one thread. Outside, the product is cut into blocks of C chosen by its shape alone, each
 // one single-threaded dnnl_sgemm, and only the blocks are shared between threads: any
 // thread count gives the same bits.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {
   if (M == 0 || N == 0) return;
-  if (omp_get_level() > 0) {  // inside a parallel region, even a one-thread (inactive) one
+  if (in_region_body()) {  // one call on one thread, wherever the body runs
+    const ThreadCountScope one(1);
     sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
@@ -57,23 +58,25 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   const int64_t extent = split_rows ? M : N, step = (extent + parts - 1) / parts;
   const int64_t blocks = (extent + step - 1) / step;
   int failed = 0;
-#pragma omp parallel for schedule(static) reduction(| : failed)
-  for (int64_t p = 0; p < blocks; ++p) {
-    const int64_t lo = p * step, n = std::min(step, extent - lo);
-    const float* a = A;
-    const float* b = B;
-    float* c = C;
-    if (split_rows) {
-      a += trans_a ? lo : lo * lda;
-      c += lo * ldc;
-    } else {
-      b += trans_b ? lo * ldb : lo;
-      c += lo;
+  parallel_region(true, [&] {
+#pragma omp for schedule(static) reduction(| : failed)
+    for (int64_t p = 0; p < blocks; ++p) {
+      const int64_t lo = p * step, n = std::min(step, extent - lo);
+      const float* a = A;
+      const float* b = B;
+      float* c = C;
+      if (split_rows) {
+        a += trans_a ? lo : lo * lda;
+        c += lo * ldc;
+      } else {
+        b += trans_b ? lo * ldb : lo;
+        c += lo;
+      }
+      const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', split_rows ? n : M,
+                                          split_rows ? N : n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      failed |= st != dnnl_success;
     }
-    const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', split_rows ? n : M,
-                                        split_rows ? N : n, K, alpha, a, lda, b, ldb, beta, c, ldc);
-    failed |= st != dnnl_success;
-  }
+  });
   if (failed)
     throw Error("gemm: dnnl_sgemm failed for M=" + std::to_string(M) + " N=" + std::to_string(N) +
                 " K=" + std::to_string(K));

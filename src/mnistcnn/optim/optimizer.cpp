@@ -50,19 +50,23 @@ void Sgd::step() {
     const float* g = p->grad.data();
     const int64_t n = p->value.numel();
     if (mu == 0.0f) {
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallelValues)
-      for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+      kernels::parallel_region(n >= kMinParallelValues, [&] {
+#pragma omp for simd schedule(static)
+        for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+      });
       continue;
     }
     const bool fresh = first || !state_.count(p->name + "/momentum_buffer");
     float* b = slot(*p, "momentum_buffer").data();
     const bool nesterov = opt_.nesterov;
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallelValues)
-    for (int64_t i = 0; i < n; ++i) {
-      const float gi = g[i] + wd * w[i];
-      b[i] = fresh ? gi : mu * b[i] + damp * gi;
-      w[i] -= lr * (nesterov ? gi + mu * b[i] : b[i]);
-    }
+    kernels::parallel_region(n >= kMinParallelValues, [&] {
+#pragma omp for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = g[i] + wd * w[i];
+        b[i] = fresh ? gi : mu * b[i] + damp * gi;
+        w[i] -= lr * (nesterov ? gi + mu * b[i] : b[i]);
+      }
+    });
   }
 }
 
@@ -96,14 +100,16 @@ void Adam::step() {
     // factors (one of them 0 or 1) in one branch-free loop, which GCC vectorises; with an
     // if inside, it vectorised only one form.
     const float wd_in_grad = opt_.decoupled ? 0.0f : wd, shrink = opt_.decoupled ? decay : 1.0f;
-#pragma omp parallel for simd schedule(static) if (n >= kMinParallelValues)
-    for (int64_t i = 0; i < n; ++i) {
-      const float gi = g[i] + wd_in_grad * w[i];
-      w[i] *= shrink;
-      m[i] = b1 * m[i] + (1.0f - b1) * gi;
-      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
-    }
+    kernels::parallel_region(n >= kMinParallelValues, [&] {
+#pragma omp for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = g[i] + wd_in_grad * w[i];
+        w[i] *= shrink;
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
+      }
+    });
   }
 }
 

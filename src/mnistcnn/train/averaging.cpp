@@ -35,9 +35,11 @@ void ema_update(NamedWeights& ema, const std::vector<nn::Param*>& params, double
     // Every step, on the main thread: in parallel for large tensors (element-wise, so the
     // same bits for any thread count), with the count read once so that the loop vectorises.
     const int64_t n = e.numel();
-#pragma omp parallel for schedule(static) if (n >= kernels::kMinParallelValues)
-    for (int64_t i = 0; i < n; ++i)
-      a[i] = static_cast<float>(decay * static_cast<double>(a[i]) + (1.0 - decay) * static_cast<double>(w[i]));
+    kernels::parallel_region(n >= kernels::kMinParallelValues, [&] {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < n; ++i)
+        a[i] = static_cast<float>(decay * static_cast<double>(a[i]) + (1.0 - decay) * static_cast<double>(w[i]));
+    });
   }
 }
 
