@@ -1,8 +1,10 @@
 // Kernel benchmarks: gemm on the conv shapes of keras-mnist (the sgemm ceiling) and the
-// conv layers' forward and backward, in GFLOP/s; whole-network inference of two presets
-// (one image: the latency). Every kernel is first checked against
-// its reference on the same shapes; a mismatch aborts the run.
+// conv layers' forward and backward, in GFLOP/s; whole-network inference of three presets
+// (one image: the latency); the cost of entering an OpenMP region; a training step
+// (forward, loss, backward) of lenet and keras-mnist. Every kernel is first checked
+// against its reference on the same shapes; a mismatch aborts the run.
 #include <benchmark/benchmark.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdio>
@@ -195,6 +197,47 @@ void train_step_bench(benchmark::State& state, const char* preset) {
   }
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
 }
+// What entering an OpenMP parallel region costs when it runs one thread (a thread count
+// of one, or an if clause that is false), against kernels::parallel_region, which then
+// runs the body in the caller.
+void BM_OmpRegionOneThread(benchmark::State& state) {
+  const mnistcnn::kernels::ThreadCountScope one(1);
+  for (auto _ : state) {
+#pragma omp parallel
+    benchmark::DoNotOptimize(omp_get_thread_num());
+  }
+}
+void BM_OmpRegionIfFalse(benchmark::State& state) {
+  const volatile bool worth = false;
+  for (auto _ : state) {
+#pragma omp parallel if (worth)
+    benchmark::DoNotOptimize(omp_get_thread_num());
+  }
+}
+void BM_OmpRegionNestedOneThread(benchmark::State& state) {
+  // Each thread of a team of two enters 100 one-thread regions of its own.
+  for (auto _ : state) {
+#pragma omp parallel num_threads(2)
+    {
+      const mnistcnn::kernels::ThreadCountScope one(1);
+      for (int i = 0; i < 100; ++i) {
+#pragma omp parallel
+        benchmark::DoNotOptimize(omp_get_thread_num());
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 100);
+}
+void BM_ParallelRegionOneThread(benchmark::State& state) {
+  const mnistcnn::kernels::ThreadCountScope one(1);
+  for (auto _ : state)
+    mnistcnn::kernels::parallel_region(true, [] { benchmark::DoNotOptimize(omp_get_thread_num()); });
+}
+BENCHMARK(BM_OmpRegionOneThread)->UseRealTime();
+BENCHMARK(BM_OmpRegionIfFalse)->UseRealTime();
+BENCHMARK(BM_OmpRegionNestedOneThread)->UseRealTime();
+BENCHMARK(BM_ParallelRegionOneThread)->UseRealTime();
+
 void BM_LenetTrainStep(benchmark::State& s) { train_step_bench(s, "lenet"); }
 void BM_KerasMnistTrainStep(benchmark::State& s) { train_step_bench(s, "keras-mnist"); }
 BENCHMARK(BM_LenetTrainStep)->Arg(64)->UseRealTime();
