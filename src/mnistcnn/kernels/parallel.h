@@ -35,11 +35,11 @@ inline thread_local int bodies_run_inline = 0;  // parallel_region bodies this t
 // Runs body in a parallel region of this thread's thread count when `worth` says the work
 // pays for one and that count is above one; otherwise in the calling thread, outside any
 // region, where body's `omp for`, `omp single` and `omp barrier` bind to it alone (one
-// thread: every iteration, in order). Entering a region costs about 1.3 us on this
-// machine even when it runs one thread (an if(false) clause included), and 2.7 us nested
-// in another region: a one-image lenet inference entered eleven. Inside another region
-// body still gets a region of its own, so that its worksharing never binds to the outer
-// team.
+// thread: every iteration, in order). Entering a region costs about 1.2 us on this
+// machine even when it runs one thread (an if(false) clause included), and 2.5 us nested
+// in another region; a lenet training step on one thread entered 23 (docs/BENCHMARKS.md).
+// Inside another region body still gets a region of its own, so that its worksharing
+// never binds to the outer team.
 template <class Body>
 void parallel_region(bool worth, Body&& body) {
   if (omp_in_parallel() || (worth && omp_get_max_threads() > 1)) {
