@@ -36,9 +36,9 @@ int64_t gemm_parts(int64_t M, int64_t N, int64_t K) {
 // dnnl_sgemm with several threads may split the reduction (K) between them (seen on AVX2
 // for thin products such as a dense layer's forward), so its bits would depend on the
 // thread count. Inside a parallel region of any size, or a parallel_region body run
-// without one (kernels/parallel.h), it is one call on one thread. Outside, the product is cut into blocks of C chosen by its shape alone, each
-// one single-threaded dnnl_sgemm, and only the blocks are shared between threads: any
-// thread count gives the same bits.
+// without one (kernels/parallel.h), it is one call on one thread. Outside, the product is
+// cut into blocks of C chosen by its shape alone, each one single-threaded dnnl_sgemm,
+// and only the blocks are shared between threads: any thread count gives the same bits.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
           int64_t ldc) {
