@@ -33,6 +33,7 @@ void Sequential::build(const Shape& input) {
     throw Error("Sequential: input shape must be C×H×W, got " + input.str());
   if (layers_.empty()) throw Error("Sequential: no layers");
   input_ = input;
+  flops_per_sample_ = 0;
   Shape s{1, input[0], input[1], input[2]};
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& l = *layers_[i];
@@ -49,6 +50,7 @@ void Sequential::build(const Shape& input) {
     }
     if (out.numel() == 0)
       throw Error("layer " + std::to_string(i) + " (" + l.spec() + ") collapses its input to " + out.str());
+    flops_per_sample_ += l.flops(s);
     s = out;
     for (Param* p : l.params()) p->name = std::to_string(i) + "." + p->name;
   }
@@ -80,12 +82,15 @@ std::span<const LayerPtr> Sequential::following(size_t i, size_t end) const {
 
 const Tensor& Sequential::infer(const Tensor& x, size_t end) {
   check_input(x);
-  // One image on one thread: sharing a lone sample's layers out between the cores moved
-  // more cache lines between them than it saved (one keras-mnist image 1.4x faster on 1
-  // thread than on 2, record's 1.4x; docs/BENCHMARKS.md). Kernels give the same bits on
-  // any thread count.
+  // One image, or a few with little work, on one thread: sharing them out between the
+  // cores moved more cache lines between them than it saved (one keras-mnist image 1.4x
+  // faster on 1 thread than on 2, record's 1.4x; keras-mnist's 2 images 1.35x, lenet's 4
+  // 1.25x; record's 2, 60 MFLOP, faster on two; docs/BENCHMARKS.md). Kernels give the same
+  // bits on any thread count.
+  constexpr int64_t kFewImages = 4, kOneThreadFlops = 20'000'000;
+  const int64_t n = x.shape()[0];
   std::optional<kernels::ThreadCountScope> one_thread;
-  if (x.shape()[0] == 1) one_thread.emplace(1);
+  if (n == 1 || (n <= kFewImages && n * flops_per_sample_ <= kOneThreadFlops)) one_thread.emplace(1);
   end = std::min(end, layers_.size());
   x_ = nullptr;  // nothing to go back through
   forward_end_ = 0;

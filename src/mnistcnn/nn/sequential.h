@@ -86,6 +86,7 @@ class Sequential {
   Shape input_;
   bool built_ = false;
   bool fusion_ = true;
+  int64_t flops_per_sample_ = 0;  // forward, as Layer::flops counts them
   const Tensor* x_ = nullptr;    // input of the last forward
   size_t forward_end_ = 0;
   std::vector<Tensor> outputs_;  // outputs_[i]: output of layer i
