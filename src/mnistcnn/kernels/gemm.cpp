@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -57,9 +58,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   const bool split_rows = M >= N;
   const int64_t extent = split_rows ? M : N, step = (extent + parts - 1) / parts;
   const int64_t blocks = (extent + step - 1) / step;
-  int failed = 0;
+  // An atomic, not a reduction: clang rejects reducing a variable the body captures.
+  std::atomic<bool> failed{false};
   parallel_region(true, [&] {
-#pragma omp for schedule(static) reduction(| : failed)
+#pragma omp for schedule(static)
     for (int64_t p = 0; p < blocks; ++p) {
       const int64_t lo = p * step, n = std::min(step, extent - lo);
       const float* a = A;
@@ -74,10 +76,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
       }
       const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', split_rows ? n : M,
                                           split_rows ? N : n, K, alpha, a, lda, b, ldb, beta, c, ldc);
-      failed |= st != dnnl_success;
+      if (st != dnnl_success) failed.store(true, std::memory_order_relaxed);
     }
   });
-  if (failed)
+  if (failed.load())
     throw Error("gemm: dnnl_sgemm failed for M=" + std::to_string(M) + " N=" + std::to_string(N) +
                 " K=" + std::to_string(K));
 }
