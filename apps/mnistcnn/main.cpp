@@ -20,9 +20,12 @@ namespace {
 // libgomp's threads spin up to 300,000 times (about a millisecond here) waiting for work
 // before they sleep. With one thread per core that is fast, but as soon as anything else
 // runs (a build, a second training) a spinning thread holds the core its partner needs:
-// a 2-thread epoch took 10x longer beside a compiler (docs/BENCHMARKS.md). libgomp reads
-// its settings when it loads, before main, so the program sets a short spin and starts
-// itself again; GOMP_SPINCOUNT or OMP_WAIT_POLICY given by the user are left alone. Only
+// a 2-thread epoch took 10x longer beside a compiler (docs/BENCHMARKS.md). Too short a
+// spin costs on a quiet machine instead: where waking a sleeping thread is dear (the Xeon
+// VM), lenet's 2-thread epoch took 1.53 s at 1,000 against 0.98 s at 10,000, and 2.17 s
+// against 5.04 s beside a busy core. libgomp reads its settings when it loads, before
+// main, so the program sets the spin and starts itself again; GOMP_SPINCOUNT or
+// OMP_WAIT_POLICY given by the user are left alone. Only
 // the commands that run many parallel regions restart: the second start costs about 25
 // ms (loading oneDNN again), a quarter of a one-image `predict`.
 void restart_with_short_openmp_spin(int argc, char** argv) {
@@ -31,7 +34,7 @@ void restart_with_short_openmp_spin(int argc, char** argv) {
                                                       "explain", "serve", "search"};
   if (argc < 2 || std::find(std::begin(kLongRunning), std::end(kLongRunning), argv[1]) == std::end(kLongRunning))
     return;
-  setenv("GOMP_SPINCOUNT", "1000", 1);
+  setenv("GOMP_SPINCOUNT", "10000", 1);
   // The resolved path, not /proc/self/exe, so that ps and top still say "mnistcnn".
   char path[4096];
   const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
