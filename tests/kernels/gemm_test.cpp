@@ -2,11 +2,13 @@
 // and padded leading dimensions.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "mnistcnn/core/rng.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/parallel.h"
+#include "support/error_of.h"
 #include "support/gradcheck.h"
 
 namespace mnistcnn {
@@ -59,6 +61,25 @@ TEST(Gemm, SameBitsForAnyThreadCount) {
         EXPECT_EQ(C[0], C[1]) << "1 vs 2 threads, M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb;
         EXPECT_EQ(C[0], C[2]) << "1 vs 3 threads, M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb;
       }
+  kernels::set_num_threads(before);
+}
+
+// oneDNN refuses a leading dimension shorter than a row; the refusal must surface as an
+// error whichever path ran the product: one call, or blocks shared by a team.
+TEST(Gemm, AFailedProductThrowsOnEveryPath) {
+  const int before = kernels::num_threads();
+  const int64_t dims[][3] = {{4, 4, 4}, {256, 10, 1600}};  // one call; cut into blocks
+  for (const auto& d : dims)
+    for (int threads : {1, 2}) {
+      kernels::set_num_threads(threads);
+      const int64_t M = d[0], N = d[1], K = d[2];
+      const auto A = random_vec(static_cast<size_t>(M * K), 6), B = random_vec(static_cast<size_t>(K * N), 7);
+      std::vector<float> C(static_cast<size_t>(M * N));
+      const std::string msg = testing::error_of(
+          [&] { kernels::gemm(false, false, M, N, K, 1.0f, A.data(), 1, B.data(), N, 0.0f, C.data(), N); });
+      EXPECT_NE(msg.find("dnnl_sgemm failed with status"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("M=" + std::to_string(M) + " N=" + std::to_string(N)), std::string::npos) << msg;
+    }
   kernels::set_num_threads(before);
 }
 

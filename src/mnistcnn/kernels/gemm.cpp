@@ -15,13 +15,16 @@ namespace mnistcnn::kernels {
 
 namespace {
 
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A,
-                                      lda, B, ldb, beta, C, ldc);
+void throw_if_failed(dnnl_status_t st, int64_t M, int64_t N, int64_t K) {
   if (st != dnnl_success)
     throw Error("gemm: dnnl_sgemm failed with status " + std::to_string(static_cast<int>(st)) +
                 " for M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  throw_if_failed(dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+                  M, N, K);
 }
 
 // How many blocks of C's longer side a product is cut into: a function of the shape alone.
@@ -58,8 +61,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   const bool split_rows = M >= N;
   const int64_t extent = split_rows ? M : N, step = (extent + parts - 1) / parts;
   const int64_t blocks = (extent + step - 1) / step;
-  // An atomic, not a reduction: clang rejects reducing a variable the body captures.
-  std::atomic<bool> failed{false};
+  // A block's failure is kept for after the region (no exception may leave it); an atomic,
+  // not a reduction: clang rejects reducing a variable the body captures.
+  std::atomic<dnnl_status_t> failure{dnnl_success};
   parallel_region(true, [&] {
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < blocks; ++p) {
@@ -76,12 +80,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
       }
       const dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', split_rows ? n : M,
                                           split_rows ? N : n, K, alpha, a, lda, b, ldb, beta, c, ldc);
-      if (st != dnnl_success) failed.store(true, std::memory_order_relaxed);
+      if (st != dnnl_success) failure.store(st, std::memory_order_relaxed);
     }
   });
-  if (failed.load())
-    throw Error("gemm: dnnl_sgemm failed for M=" + std::to_string(M) + " N=" + std::to_string(N) +
-                " K=" + std::to_string(K));
+  throw_if_failed(failure.load(), M, N, K);
 }
 
 void prepare_gemm() {
