@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -168,25 +169,60 @@ TEST(Cli, BatchNormNetworkTrainsSavesAndReloads) {
 
 // SIGTERM (or Ctrl-C) stops the server cleanly: it says so and exits 0. The program takes
 // the signals on a thread of its own (apps/mnistcnn/signal_stop.h), not in a handler.
-TEST(Cli, ServeStopsCleanlyOnSigterm) {
-  const std::string dir = testing::make_temp_dir("serve_sigterm");
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A `serve` of the fixture model, started and listening; its pid. Its stderr goes to
+// `dir`/err.
+int start_serve(const std::string& dir) {
   const std::string model = std::string(MNISTCNN_SOURCE_DIR) + "/tests/fixtures/interop/mnistcnn_keras_mnist.safetensors";
   const int pid = testing::spawn_cli("serve --model " + model + " --port 0", dir + "/err");
-  const auto slurp = [&] {
-    std::ifstream in(dir + "/err");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
   const auto t0 = std::chrono::steady_clock::now();
-  while (slurp().find("predictions at once") == std::string::npos &&
+  while (read_text(dir + "/err").find("predictions at once") == std::string::npos &&
          std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   // The server takes the signals before this note; a signal in the microseconds before
   // httplib's loop starts would need a second one, so give it time to be listening.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  return pid;
+}
+
+TEST(Cli, ServeStopsCleanlyOnSigterm) {
+  const std::string dir = testing::make_temp_dir("serve_sigterm");
+  const int pid = start_serve(dir);
   kill(pid, SIGTERM);
-  EXPECT_EQ(testing::wait_cli(pid), 0) << slurp();
-  EXPECT_NE(slurp().find("stopped"), std::string::npos) << slurp();
+  EXPECT_EQ(testing::wait_cli(pid), 0) << read_text(dir + "/err");
+  EXPECT_NE(read_text(dir + "/err").find("stopped"), std::string::npos) << read_text(dir + "/err");
   std::filesystem::remove_all(dir);
+}
+
+// The long-running commands restart with GOMP_SPINCOUNT=10000 (apps/mnistcnn/main.cpp)
+// unless the user set the spin: seen in the environment of the running program.
+TEST(Cli, LongRunningCommandsSetTheOpenMpSpinUnlessTheUserDid) {
+  const char* saved = std::getenv("GOMP_SPINCOUNT");
+  const std::string restore = saved ? saved : "";
+  ASSERT_EQ(std::getenv("OMP_WAIT_POLICY"), nullptr) << "the test needs OMP_WAIT_POLICY unset";
+  for (const char* user : {static_cast<const char*>(nullptr), "1234"}) {
+    if (user)
+      setenv("GOMP_SPINCOUNT", user, 1);
+    else
+      unsetenv("GOMP_SPINCOUNT");
+    const std::string dir = testing::make_temp_dir("serve_spin");
+    const int pid = start_serve(dir);
+    std::string env = read_text("/proc/" + std::to_string(pid) + "/environ");
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    kill(pid, SIGTERM);
+    EXPECT_EQ(testing::wait_cli(pid), 0) << read_text(dir + "/err");
+    EXPECT_NE(("\n" + env).find(std::string("\nGOMP_SPINCOUNT=") + (user ? user : "10000") + "\n"), std::string::npos)
+        << env;
+    std::filesystem::remove_all(dir);
+  }
+  if (saved)
+    setenv("GOMP_SPINCOUNT", restore.c_str(), 1);
+  else
+    unsetenv("GOMP_SPINCOUNT");
 }
 
 }  // namespace
