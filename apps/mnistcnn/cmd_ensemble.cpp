@@ -1,5 +1,6 @@
 // mnistcnn ensemble: several models judged together by their mean softmax probability,
-// with each member's accuracy beside the ensemble's and the per-class report of `eval`.
+// with each member's accuracy beside the ensemble's and the per-class report of `eval`, on
+// the test images or on held-out training images (to choose the members without the test set).
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "mnistcnn/io/file.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/ensemble.h"
+#include "training_run.h"
 
 namespace mnistcnn::cli {
 
@@ -21,7 +23,8 @@ namespace {
 struct EnsembleArgs {
   std::vector<std::string> models;
   std::string out;
-  DataArgs data;
+  DataFlags data;
+  uint64_t seed = 1;
   int threads = 0;
   int64_t batch_size = 256;
   bool as_json = false;
@@ -46,15 +49,15 @@ void run_ensemble(const EnsembleArgs& a) {
                       joined(names.front()) + ")",
                   "an ensemble averages probabilities class by class: give models trained on the same classes");
   }
-  const LoadedData d = load_data(a.data, 0, DataParts::TestOnly, &names.front());
+  const EvalImages e = load_eval_images(a.data, a.seed, names.front());
   if (!a.as_json) {
-    note(d.description);
-    for (const auto& line : d.notes) note(line);
+    note(e.data.description);
+    for (const auto& line : e.data.notes) note(line);
   }
   std::vector<std::unique_ptr<data::Loader>> loaders;
   std::vector<train::EnsembleMember> members;
   for (auto& m : models) {
-    loaders.push_back(std::make_unique<data::Loader>(d.test, std::vector<int64_t>{}, a.batch_size, false, 0,
+    loaders.push_back(std::make_unique<data::Loader>(e.images, std::vector<int64_t>{}, a.batch_size, false, 0,
                                                      m.info.normalization));
     members.push_back({&m.net, loaders.back().get()});
   }
@@ -62,7 +65,7 @@ void run_ensemble(const EnsembleArgs& a) {
   const train::EnsembleResult r = train::evaluate_ensemble(members);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  nlohmann::json j = {{"models", a.models}, {"data", a.data.data}, {"seconds", seconds}};
+  nlohmann::json j = {{"models", a.models}, {"data", a.data.source.data}, {"images", e.name}, {"seconds", seconds}};
   j.update(eval_json(r.ensemble, names.front()));
   nlohmann::json each = nlohmann::json::array();
   for (size_t m = 0; m < a.models.size(); ++m)
@@ -77,7 +80,8 @@ void run_ensemble(const EnsembleArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("data: %s (%s images)\n\n", a.data.data.c_str(), human_count(r.ensemble.count()).c_str());
+  std::printf("data: %s (%s %s)\n\n", a.data.source.data.c_str(), human_count(r.ensemble.count()).c_str(),
+              e.name.c_str());
   for (size_t m = 0; m < a.models.size(); ++m)
     std::printf("member %zu: %s   accuracy: %s   loss: %.4f   errors: %lld\n", m + 1, a.models[m].c_str(),
                 percent(r.members[m].accuracy()).c_str(), r.members[m].loss,
@@ -95,7 +99,8 @@ void add_ensemble_command(CLI::App& app) {
   auto a = std::make_shared<EnsembleArgs>();
   auto* cmd = app.add_subcommand("ensemble", "Evaluate several models together by their mean softmax probability");
   cmd->add_option("--model", a->models, "model file (.safetensors); give two or more")->required();
-  add_data_options(cmd, a->data);
+  add_data_options(cmd, a->data.source);
+  add_held_out_flags(cmd, a->data, a->seed);
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--out", a->out, "also write the results as JSON to this file");

@@ -1,5 +1,5 @@
 // mnistcnn eval: loss, accuracy, per-class precision/recall/F1 and the confusion matrix
-// of a model on the test pair of an IDX directory.
+// of a model on the test images, or on the training images a run held out for validation.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "mnistcnn/explain/plots.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/trainer.h"
+#include "training_run.h"
 
 namespace mnistcnn::cli {
 
@@ -20,7 +21,8 @@ namespace {
 
 struct EvalArgs {
   std::string model, confusion_png, errors_png;
-  DataArgs data;
+  DataFlags data;
+  uint64_t seed = 1;
   int threads = 0;
   int64_t batch_size = 64;
   bool as_json = false;
@@ -28,15 +30,17 @@ struct EvalArgs {
 
 // --confusion-png / --errors-png: the drawing is the library's (explain/plots.h).
 void write_eval_images(const std::string& confusion, const std::string& errors, io::LoadedModel& m,
-                       const data::Dataset& test, const train::EvalResult& r, const std::string& model) {
+                       const data::Dataset& images, const std::string& images_name, const train::EvalResult& r,
+                       const std::string& model) {
   const auto names = io::class_names(m.info, r.confusion.classes());
-  const std::string title = std::filesystem::path(model).filename().string() + " on " + std::to_string(r.count()) + " test images";
+  const std::string title =
+      std::filesystem::path(model).filename().string() + " on " + std::to_string(r.count()) + " " + images_name;
   if (!confusion.empty()) {
     explain::plot_confusion(r.confusion, names, title, confusion);
     note("wrote " + confusion);
   }
   if (!errors.empty()) {
-    explain::plot_errors(explain::find_errors(m.net, m.info.normalization, test, r.predictions), names, title, errors);
+    explain::plot_errors(explain::find_errors(m.net, m.info.normalization, images, r.predictions), names, title, errors);
     note("wrote " + errors);
   }
 }
@@ -45,27 +49,27 @@ void run_eval(const EvalArgs& a) {
   setup_threads(a.threads);
   io::LoadedModel m = io::load_model(a.model);
   const auto classes = io::class_names(m.info, m.net.shapes(1).back()[1]);
-  const LoadedData d = load_data(a.data, 0, DataParts::TestOnly, &classes);
+  const EvalImages e = load_eval_images(a.data, a.seed, classes);
   if (!a.as_json) {
-    note(d.description);
-    for (const auto& line : d.notes) note(line);
+    note(e.data.description);
+    for (const auto& line : e.data.notes) note(line);
   }
-  const data::Dataset& test = d.test;
-  data::Loader loader(test, {}, a.batch_size, false, 0, m.info.normalization);
+  data::Loader loader(e.images, {}, a.batch_size, false, 0, m.info.normalization);
   const auto t0 = std::chrono::steady_clock::now();
   const train::EvalResult r = train::evaluate(m.net, loader);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto names = io::class_names(m.info, r.confusion.classes());
-  write_eval_images(a.confusion_png, a.errors_png, m, test, r, a.model);
+  write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.model);
   if (a.as_json) {
-    nlohmann::json j = {{"model", a.model}, {"data", a.data.data}};
+    nlohmann::json j = {{"model", a.model}, {"data", a.data.source.data}, {"images", e.name}};
     j.update(eval_json(r, names));
     j["seconds"] = seconds;
     j["images_per_second"] = static_cast<double>(r.count()) / seconds;
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model: %s\ndata:  %s (%s images)\n\n", a.model.c_str(), a.data.data.c_str(), human_count(r.count()).c_str());
+  std::printf("model: %s\ndata:  %s (%s %s)\n\n", a.model.c_str(), a.data.source.data.c_str(),
+              human_count(r.count()).c_str(), e.name.c_str());
   std::printf("accuracy: %s   loss: %.4f   errors: %lld   (%.2f s, %.0f images/s)\n\n", percent(r.accuracy()).c_str(),
               r.loss, static_cast<long long>(error_count(r)), seconds, static_cast<double>(r.count()) / seconds);
   print_class_report(r, names);
@@ -75,13 +79,14 @@ void run_eval(const EvalArgs& a) {
 
 void add_eval_command(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
-  auto* cmd = app.add_subcommand("eval", "Evaluate a model on the test images of an IDX directory");
+  auto* cmd = app.add_subcommand("eval", "Evaluate a model on the test images (or on held-out training images)");
   cmd->add_option("--model", a->model, "model file (.safetensors)")->required();
-  add_data_options(cmd, a->data);
+  add_data_options(cmd, a->data.source);
+  add_held_out_flags(cmd, a->data, a->seed);
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--confusion-png", a->confusion_png, "also draw the confusion matrix as a heat-map (.png or .svg)");
-  cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified test digits (.png)");
+  cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified digits (.png)");
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
   cmd->callback([a] { run_eval(*a); });
 }

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/folds.h"
+#include "mnistcnn/data/subset.h"
 #include "mnistcnn/optim/penalty.h"
 #include "training_run.h"
 
@@ -28,16 +29,8 @@ void add_data_flags(CLI::App* cmd, DataFlags& f) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
 }
 
-PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
-                          bool quiet, const std::vector<std::string>* align_to) {
-  PreparedData d;
-  d.data = std::make_unique<LoadedData>(load_data(f.source, seed, DataParts::TrainAndTest, align_to));
-  if (!quiet) {
-    note(d.data->description);
-    for (const auto& line : d.data->notes) note(line);
-  }
-  const data::Dataset& train_set = d.data->train;
-  if (train_set.size() == 0) throw Error(f.source.data + ": no training images in the selection");
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_training_images(const data::Dataset& train_set,
+                                                                            const DataFlags& f, uint64_t seed) {
   std::vector<int64_t> pool;
   if (f.limit > 0) {
     const int64_t n = std::min(f.limit, train_set.size());
@@ -56,6 +49,56 @@ PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed,
     }
   }
   if (train_idx.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " leaves no training images");
+  return {std::move(train_idx), std::move(val_idx)};
+}
+
+void add_held_out_flags(CLI::App* cmd, DataFlags& f, uint64_t& seed) {
+  auto* split = cmd->add_option("--val-split", f.val_split,
+                                "judge the model on the training images that `train --val-split` with the same "
+                                "--seed (and --limit, --per-class, --classes) held out, not on the test set")
+                    ->check(finite_number())->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--val-fold", f.val_fold,
+                  "I/K: judge the model on fold I of K of the training images, as `train --val-fold` held it out "
+                  "(with the same --fold-seed), not on the test set")
+      ->excludes(split);
+  cmd->add_option("--fold-seed", f.fold_seed, "seed of the --val-fold shuffle, as given to train")->capture_default_str();
+  cmd->add_option("--seed", seed, "the training run's --seed: it picks the --val-split, --limit and --per-class images")
+      ->capture_default_str();
+  cmd->add_option("--limit", f.limit, "the training run's --limit")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+}
+
+EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes) {
+  EvalImages e;
+  if (f.val_split == 0 && f.val_fold.empty()) {
+    if (f.limit > 0) throw Error("--limit picks training images: give it with --val-split or --val-fold");
+    e.data = load_data(f.source, seed, DataParts::TestOnly, &classes);
+    e.images = std::move(e.data.test);
+    e.name = "test images";
+    return e;
+  }
+  e.data = load_data(f.source, seed, DataParts::TrainAndTest, &classes);
+  const auto held_out = split_training_images(e.data.train, f, seed).second;
+  if (held_out.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " holds out no training images");
+  e.images = data::take(e.data.train, held_out);
+  e.name = "held-out training images";
+  e.data.description += "; judged on " + human_count(e.images.size()) + " training images held out by " +
+                        (f.val_fold.empty() ? "--val-split " + fmt("%g", f.val_split) + " --seed " + std::to_string(seed)
+                                            : "--val-fold " + f.val_fold + " --fold-seed " + std::to_string(f.fold_seed)) +
+                        (f.limit > 0 ? " --limit " + std::to_string(f.limit) : "") + " (the test set is not used)";
+  return e;
+}
+
+PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
+                          bool quiet, const std::vector<std::string>* align_to) {
+  PreparedData d;
+  d.data = std::make_unique<LoadedData>(load_data(f.source, seed, DataParts::TrainAndTest, align_to));
+  if (!quiet) {
+    note(d.data->description);
+    for (const auto& line : d.data->notes) note(line);
+  }
+  const data::Dataset& train_set = d.data->train;
+  if (train_set.size() == 0) throw Error(f.source.data + ": no training images in the selection");
+  const auto [train_idx, val_idx] = split_training_images(train_set, f, seed);
   d.train = std::make_unique<data::Loader>(train_set, train_idx, batch_size, true, seed, norm);
   const int64_t eval_batch = 64;  // as fast as 256 here, with a quarter of the activation memory
   if (!f.no_test)

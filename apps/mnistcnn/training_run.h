@@ -73,6 +73,24 @@ struct DataFlags {
 };
 void add_data_flags(CLI::App* cmd, DataFlags& f);
 
+// The (training, held-out) indices into train_set that --limit and --val-split or --val-fold
+// pick, the same for train, finetune, eval and ensemble. Error when no training image is left.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_training_images(const data::Dataset& train_set,
+                                                                            const DataFlags& f, uint64_t seed);
+
+// eval and ensemble judge models on the test set, or, with --val-split or --val-fold, on the
+// training images a training run with the same flags held out: so that models can be
+// compared and ensembles chosen without looking at the test set. Adds --val-split,
+// --val-fold, --fold-seed, --seed and --limit (f.source's options are added apart).
+void add_held_out_flags(CLI::App* cmd, DataFlags& f, uint64_t& seed);
+struct EvalImages {
+  LoadedData data;        // as loaded (its description says what is judged)
+  data::Dataset images;   // the images to judge: the test set or the held-out ones
+  std::string name;       // "test images" or "held-out training images"
+};
+// classes: the model's class names (the data is relabelled to them by name).
+EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes);
+
 struct PreparedData {
   std::unique_ptr<LoadedData> data;  // the loaders point into it
   std::unique_ptr<data::Loader> train, val, test;

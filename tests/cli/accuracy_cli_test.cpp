@@ -1,6 +1,7 @@
 // Issue 7 through the real program: --early-stop ends the run and saves the best epoch's
 // weights, --stop-at ends it at a target accuracy, --ema saves the average, and `ensemble` averages the members' probabilities
-// (checked against the library call) and refuses models of other classes.
+// (checked against the library call) and refuses models of other classes; eval and ensemble judge held-out
+// training images with the training run's --val-split or --val-fold.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -158,6 +159,65 @@ TEST(EnsembleCli, AveragesTheMembersProbabilities) {
   EXPECT_NE(other.err.find("differ"), std::string::npos) << other.err;
   const auto one = run_cli("ensemble --model " + a + " --data " + testing::mnist_dir());
   EXPECT_EQ(one.exit_code, 1);
+  fs::remove_all(dir);
+}
+
+// eval and ensemble with --val-split / --val-fold judge the training images that a run with
+// the same flags held out: the figures equal the run's own last validation, and the test
+// set is not what they report on.
+TEST(HeldOutEvalCli, JudgesTheImagesTheTrainingRunHeldOut) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("held_out_cli");
+  const std::string data = " --data " + testing::mnist_dir() + " --threads 2 --json";
+  struct Case {
+    std::string train_flags, eval_flags;
+  };
+  const Case cases[] = {{"--val-split 0.2 --seed 3", "--val-split 0.2 --seed 3 --limit 2000"},
+                        {"--val-fold 2/5 --fold-seed 7 --seed 3", "--val-fold 2/5 --fold-seed 7 --seed 3 --limit 2000"}};
+  std::vector<std::string> models;
+  for (const auto& c : cases) {
+    const std::string model = dir + "/m" + std::to_string(models.size()) + ".safetensors";
+    const auto t = run_cli("train --preset lenet --limit 2000 --batch-size 50 --epochs 1 --optimizer adam --lr 0.003 -q " +
+                           c.train_flags + data + " --out " + model);
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    const auto last = nlohmann::json::parse(t.out).at("epochs").back();
+    const auto e = run_cli("eval --model " + model + " " + c.eval_flags + data);
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    const auto j = nlohmann::json::parse(e.out);
+    EXPECT_EQ(j.at("count").get<int64_t>(), 400) << c.eval_flags;
+    EXPECT_EQ(j.at("images").get<std::string>(), "held-out training images");
+    EXPECT_EQ(j.at("accuracy").get<double>(), last.at("val_accuracy").get<double>()) << c.eval_flags;
+    EXPECT_NEAR(j.at("loss").get<double>(), last.at("val_loss").get<double>(), 1e-6) << c.eval_flags;
+    EXPECT_GT(j.at("accuracy").get<double>(), 0.5);  // a trained model, not chance
+    models.push_back(model);
+  }
+  // Another seed holds out other images (here they differ in accuracy or loss).
+  const auto other = run_cli("eval --model " + models[0] + " --val-split 0.2 --seed 4 --limit 2000" + data);
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  const auto first = run_cli("eval --model " + models[0] + " " + cases[0].eval_flags + data);
+  EXPECT_NE(nlohmann::json::parse(other.out).at("loss"), nlohmann::json::parse(first.out).at("loss"));
+
+  // The ensemble on the same held-out images: each member's figures are eval's.
+  const auto en = run_cli("ensemble --model " + models[0] + " --model " + models[1] + " " + cases[0].eval_flags + data);
+  ASSERT_EQ(en.exit_code, 0) << en.err;
+  const auto ej = nlohmann::json::parse(en.out);
+  EXPECT_EQ(ej.at("count").get<int64_t>(), 400);
+  EXPECT_EQ(ej.at("images").get<std::string>(), "held-out training images");
+  EXPECT_EQ(ej.at("members")[0].at("accuracy"), nlohmann::json::parse(first.out).at("accuracy"));
+  const auto text = run_cli("eval --model " + models[0] + " " + cases[0].eval_flags + " --data " + testing::mnist_dir());
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("(400 held-out training images)"), std::string::npos) << text.out;
+  EXPECT_NE(text.err.find("(the test set is not used)"), std::string::npos) << text.err;
+
+  // --limit without a split names the problem; so does a split that leaves nothing to train on.
+  const auto limit = run_cli("eval --model " + models[0] + " --limit 2000" + data);
+  EXPECT_EQ(limit.exit_code, 1);
+  EXPECT_NE(limit.err.find("--limit"), std::string::npos) << limit.err;
+  const auto both = run_cli("eval --model " + models[0] + " --val-split 0.2 --val-fold 1/5" + data);
+  EXPECT_NE(both.exit_code, 0);
+  const auto bad_fold = run_cli("ensemble --model " + models[0] + " --model " + models[1] + " --val-fold 6/5" + data);
+  EXPECT_EQ(bad_fold.exit_code, 1);
+  EXPECT_NE(bad_fold.err.find("--val-fold"), std::string::npos) << bad_fold.err;
   fs::remove_all(dir);
 }
 
