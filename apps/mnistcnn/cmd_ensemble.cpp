@@ -27,6 +27,7 @@ struct EnsembleArgs {
   uint64_t seed = 1;
   int threads = 0;
   int64_t batch_size = 256;
+  bool tta = false;
   bool as_json = false;
 };
 
@@ -56,16 +57,12 @@ void run_ensemble(const EnsembleArgs& a) {
   }
   std::vector<std::unique_ptr<data::Loader>> loaders;
   std::vector<train::EnsembleMember> members;
-  for (auto& m : models) {
-    loaders.push_back(std::make_unique<data::Loader>(e.images, std::vector<int64_t>{}, a.batch_size, false, 0,
-                                                     m.info.normalization));
-    members.push_back({&m.net, loaders.back().get()});
-  }
+  for (auto& m : models) members.push_back(eval_member(m, e.images, a.batch_size, a.tta, loaders));
   const auto t0 = std::chrono::steady_clock::now();
   const train::EnsembleResult r = train::evaluate_ensemble(members);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  nlohmann::json j = {{"models", a.models}, {"data", a.data.source.data}, {"images", e.name}, {"seconds", seconds}};
+  nlohmann::json j = {{"models", a.models}, {"data", a.data.source.data}, {"images", e.name}, {"tta", a.tta}, {"seconds", seconds}};
   j.update(eval_json(r.ensemble, names.front()));
   nlohmann::json each = nlohmann::json::array();
   for (size_t m = 0; m < a.models.size(); ++m)
@@ -86,8 +83,8 @@ void run_ensemble(const EnsembleArgs& a) {
     std::printf("member %zu: %s   accuracy: %s   loss: %.4f   errors: %lld\n", m + 1, a.models[m].c_str(),
                 percent(r.members[m].accuracy()).c_str(), r.members[m].loss,
                 static_cast<long long>(error_count(r.members[m])));
-  std::printf("\nensemble of %zu (mean softmax): accuracy: %s   loss: %.4f   errors: %lld   (%.2f s)\n\n",
-              a.models.size(), percent(r.ensemble.accuracy()).c_str(), r.ensemble.loss,
+  std::printf("\nensemble of %zu (mean softmax%s): accuracy: %s   loss: %.4f   errors: %lld   (%.2f s)\n\n",
+              a.models.size(), a.tta ? ", each over 5 views" : "", percent(r.ensemble.accuracy()).c_str(), r.ensemble.loss,
               static_cast<long long>(error_count(r.ensemble)), seconds);
   print_class_report(r.ensemble, names.front());
   if (!a.out.empty()) note("wrote " + a.out);
@@ -103,6 +100,9 @@ void add_ensemble_command(CLI::App& app) {
   add_held_out_flags(cmd, a->data, a->seed);
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_flag("--tta", a->tta,
+                "test-time augmentation: each model judges every image and its four 1-pixel shifts, and its "
+                "probabilities are the mean of the five");
   cmd->add_option("--out", a->out, "also write the results as JSON to this file");
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
   cmd->callback([a] { run_ensemble(*a); });

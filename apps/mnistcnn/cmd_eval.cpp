@@ -25,6 +25,7 @@ struct EvalArgs {
   uint64_t seed = 1;
   int threads = 0;
   int64_t batch_size = 64;
+  bool tta = false;
   bool as_json = false;
 };
 
@@ -54,22 +55,24 @@ void run_eval(const EvalArgs& a) {
     note(e.data.description);
     for (const auto& line : e.data.notes) note(line);
   }
-  data::Loader loader(e.images, {}, a.batch_size, false, 0, m.info.normalization);
+  std::vector<std::unique_ptr<data::Loader>> loaders;
+  const train::EnsembleMember member = eval_member(m, e.images, a.batch_size, a.tta, loaders);
   const auto t0 = std::chrono::steady_clock::now();
-  const train::EvalResult r = train::evaluate(m.net, loader);
+  const train::EvalResult r =
+      a.tta ? train::evaluate_ensemble({member}).ensemble : train::evaluate(m.net, *member.data);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto names = io::class_names(m.info, r.confusion.classes());
   write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.model);
   if (a.as_json) {
-    nlohmann::json j = {{"model", a.model}, {"data", a.data.source.data}, {"images", e.name}};
+    nlohmann::json j = {{"model", a.model}, {"data", a.data.source.data}, {"images", e.name}, {"tta", a.tta}};
     j.update(eval_json(r, names));
     j["seconds"] = seconds;
     j["images_per_second"] = static_cast<double>(r.count()) / seconds;
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model: %s\ndata:  %s (%s %s)\n\n", a.model.c_str(), a.data.source.data.c_str(),
-              human_count(r.count()).c_str(), e.name.c_str());
+  std::printf("model: %s\ndata:  %s (%s %s%s)\n\n", a.model.c_str(), a.data.source.data.c_str(),
+              human_count(r.count()).c_str(), e.name.c_str(), a.tta ? ", each as the mean of 5 views" : "");
   std::printf("accuracy: %s   loss: %.4f   errors: %lld   (%.2f s, %.0f images/s)\n\n", percent(r.accuracy()).c_str(),
               r.loss, static_cast<long long>(error_count(r)), seconds, static_cast<double>(r.count()) / seconds);
   print_class_report(r, names);
@@ -86,7 +89,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--confusion-png", a->confusion_png, "also draw the confusion matrix as a heat-map (.png or .svg)");
-  cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified digits (.png)");
+  auto* errors = cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified digits (.png)");
+  cmd->add_flag("--tta", a->tta,
+                "test-time augmentation: judge every image and its four 1-pixel shifts, by the mean of the five "
+                "probabilities")
+      ->excludes(errors);
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
   cmd->callback([a] { run_eval(*a); });
 }

@@ -88,6 +88,22 @@ EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector
   return e;
 }
 
+train::EnsembleMember eval_member(io::LoadedModel& model, const data::Dataset& images, int64_t batch_size, bool tta,
+                                  std::vector<std::unique_ptr<data::Loader>>& loaders) {
+  train::EnsembleMember member{&model.net, nullptr, {}};
+  const auto shifts = tta ? train::tta_shifts() : std::vector<std::pair<int, int>>{{0, 0}};
+  for (const auto& [dx, dy] : shifts) {
+    loaders.push_back(
+        std::make_unique<data::Loader>(images, std::vector<int64_t>{}, batch_size, false, 0, model.info.normalization));
+    loaders.back()->set_shift(dx, dy);
+    if (!member.data)
+      member.data = loaders.back().get();
+    else
+      member.views.push_back(loaders.back().get());
+  }
+  return member;
+}
+
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
                           bool quiet, const std::vector<std::string>* align_to) {
   PreparedData d;

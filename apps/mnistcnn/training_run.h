@@ -14,6 +14,7 @@
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/optim/schedule.h"
 #include "mnistcnn/train/checkpoint.h"
+#include "mnistcnn/train/ensemble.h"
 #include "mnistcnn/train/trainer.h"
 
 namespace mnistcnn::cli {
@@ -90,6 +91,10 @@ struct EvalImages {
 };
 // classes: the model's class names (the data is relabelled to them by name).
 EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes);
+// The model as an ensemble member reading `images` with its own normalisation; with tta,
+// also the four 1-pixel shifts (train::tta_shifts). The loaders are kept in `loaders`.
+train::EnsembleMember eval_member(io::LoadedModel& model, const data::Dataset& images, int64_t batch_size, bool tta,
+                                  std::vector<std::unique_ptr<data::Loader>>& loaders);
 
 struct PreparedData {
   std::unique_ptr<LoadedData> data;  // the loaders point into it

@@ -1,7 +1,7 @@
 // Issue 7 through the real program: --early-stop ends the run and saves the best epoch's
 // weights, --stop-at ends it at a target accuracy, --ema saves the average, and `ensemble` averages the members' probabilities
 // (checked against the library call) and refuses models of other classes; eval and ensemble judge held-out
-// training images with the training run's --val-split or --val-fold.
+// training images with the training run's --val-split or --val-fold; --tta averages five shifted views.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -125,7 +125,7 @@ TEST(EnsembleCli, AveragesTheMembersProbabilities) {
   data::Dataset test = data::load_idx_split(testing::mnist_dir(), data::Split::Test);
   data::Loader la(test, {}, 256, false, 0, ma.info.normalization), lb(test, {}, 256, false, 0, mb.info.normalization);
   const Tensor pa = train::predict_probabilities(ma.net, la), pb = train::predict_probabilities(mb.net, lb);
-  const train::EnsembleResult er = train::evaluate_ensemble({{&ma.net, &la}, {&mb.net, &lb}});
+  const train::EnsembleResult er = train::evaluate_ensemble({{&ma.net, &la, {}}, {&mb.net, &lb, {}}});
   ASSERT_EQ(er.probabilities.shape(), pa.shape());
   for (int64_t i = 0; i < pa.numel(); ++i)
     ASSERT_EQ(er.probabilities.data()[i],
@@ -218,6 +218,61 @@ TEST(HeldOutEvalCli, JudgesTheImagesTheTrainingRunHeldOut) {
   const auto bad_fold = run_cli("ensemble --model " + models[0] + " --model " + models[1] + " --val-fold 6/5" + data);
   EXPECT_EQ(bad_fold.exit_code, 1);
   EXPECT_NE(bad_fold.err.find("--val-fold"), std::string::npos) << bad_fold.err;
+  fs::remove_all(dir);
+}
+
+// --tta: a model's probabilities are the mean over the image and its four 1-pixel shifts,
+// in eval and as an ensemble member; the library's views give the same figures.
+TEST(TtaCli, AveragesTheFiveViews) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("tta_cli");
+  const std::string a = dir + "/a.safetensors", b = dir + "/b.safetensors";
+  ASSERT_EQ(run_cli(lenet(a, 1)).exit_code, 0);
+  ASSERT_EQ(run_cli(lenet(b, 2)).exit_code, 0);
+
+  io::LoadedModel ma = io::load_model(a);
+  const data::Dataset test = data::load_idx_split(testing::mnist_dir(), data::Split::Test);
+  std::vector<std::unique_ptr<data::Loader>> views;
+  std::vector<Tensor> probabilities;
+  for (const auto& [dx, dy] : train::tta_shifts()) {
+    views.push_back(std::make_unique<data::Loader>(test, std::vector<int64_t>{}, 256, false, 0, ma.info.normalization));
+    views.back()->set_shift(dx, dy);
+    probabilities.push_back(train::predict_probabilities(ma.net, *views.back()));
+  }
+  ASSERT_EQ(views.size(), 5u);
+  EXPECT_NE(probabilities[1].data()[0], probabilities[0].data()[0]);  // the views differ
+  train::EnsembleMember member{&ma.net, views[0].get(), {views[1].get(), views[2].get(), views[3].get(), views[4].get()}};
+  const train::EnsembleResult er = train::evaluate_ensemble({member});
+  for (int64_t i = 0; i < er.probabilities.numel(); ++i) {
+    double sum = 0;
+    for (const auto& p : probabilities) sum += p.data()[i];
+    ASSERT_EQ(er.probabilities.data()[i], static_cast<float>(sum / 5.0)) << i;
+  }
+  EXPECT_EQ(er.members[0].accuracy(), er.ensemble.accuracy());
+
+  const auto ev = run_cli("eval --tta --json --threads 2 --model " + a + " --data " + testing::mnist_dir());
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  const auto ej = nlohmann::json::parse(ev.out);
+  EXPECT_TRUE(ej.at("tta").get<bool>());
+  EXPECT_EQ(ej.at("accuracy").get<double>(), er.ensemble.accuracy());
+  EXPECT_NEAR(ej.at("loss").get<double>(), er.ensemble.loss, 1e-12);
+  const auto plain = run_cli("eval --json --threads 2 --model " + a + " --data " + testing::mnist_dir());
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out).at("tta").get<bool>());
+  EXPECT_NE(nlohmann::json::parse(plain.out).at("loss"), ej.at("loss"));
+
+  const auto en = run_cli("ensemble --tta --json --threads 2 --model " + a + " --model " + b + " --data " +
+                          testing::mnist_dir());
+  ASSERT_EQ(en.exit_code, 0) << en.err;
+  const auto nj = nlohmann::json::parse(en.out);
+  EXPECT_TRUE(nj.at("tta").get<bool>());
+  EXPECT_EQ(nj.at("members")[0].at("accuracy"), ej.at("accuracy"));
+  const auto text = run_cli("ensemble --tta --threads 2 --model " + a + " --model " + b + " --data " + testing::mnist_dir());
+  EXPECT_NE(text.out.find("ensemble of 2 (mean softmax, each over 5 views)"), std::string::npos) << text.out;
+
+  const auto refused = run_cli("eval --tta --errors-png " + dir + "/e.png --model " + a + " --data " + testing::mnist_dir());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("--tta"), std::string::npos) << refused.err;
   fs::remove_all(dir);
 }
 

@@ -1,10 +1,11 @@
 // Augmentation in the Loader: an image's augmentation depends on (seed, epoch, dataset
 // index) only, not on batch size, shuffling or thread count; it is normalised like the
-// plain path; "none" gives exactly the plain batches.
+// plain path; "none" gives exactly the plain batches. Shifted views for test-time augmentation.
 #include <gtest/gtest.h>
 
 #include <vector>
 
+#include "mnistcnn/core/error.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/kernels/parallel.h"
 
@@ -106,6 +107,43 @@ TEST(LoaderAugment, NoneGivesThePlainBatchesAndAugmentedPixelsAreNormalised) {
         EXPECT_EQ(a[i][p], background);
       }
   EXPECT_GT(changed, 100);
+}
+
+// A shifted view (test-time augmentation) is the image moved by whole pixels, the border
+// it uncovers the normalised background; (0, 0) is the plain batch. Refused with
+// augmentation and for shifts that move the image out of view.
+TEST(LoaderShift, MovesTheImageByWholePixelsWithABlankBorder) {
+  const data::Dataset ds = synthetic();
+  const auto norm = data::Normalization::standardize();
+  data::Loader plain(ds, {}, 16, false, 0, norm);
+  const auto base = epoch_images(plain, 0);
+  data::Loader same(ds, {}, 16, false, 0, norm);
+  same.set_shift(0, 0);
+  EXPECT_EQ(epoch_images(same, 0), base);
+  const float background = norm.apply(0.0f);
+  for (const auto& [dx, dy] : std::vector<std::pair<int, int>>{{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {3, -2}}) {
+    data::Loader moved(ds, {}, 7, false, 0, norm);
+    moved.set_shift(dx, dy);
+    const auto got = epoch_images(moved, 0);
+    ASSERT_EQ(got.size(), base.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      for (int y = 0; y < 28; ++y)
+        for (int x = 0; x < 28; ++x) {
+          const int sx = x - dx, sy = y - dy;
+          const float want = sx >= 0 && sx < 28 && sy >= 0 && sy < 28 ? base[i][static_cast<size_t>(sy * 28 + sx)]
+                                                                        : background;
+          ASSERT_EQ(got[i][static_cast<size_t>(y * 28 + x)], want) << "shift " << dx << "," << dy << " image " << i;
+        }
+  }
+  data::Loader augmented(ds, {}, 16, false, 0, norm);
+  augmented.set_augment(data::augment_preset("standard"));
+  EXPECT_THROW(augmented.set_shift(1, 0), Error);
+  data::Loader shifted(ds, {}, 16, false, 0, norm);
+  shifted.set_shift(0, 1);
+  EXPECT_THROW(shifted.set_augment(data::augment_preset("standard")), Error);
+  EXPECT_THROW(shifted.set_shift(28, 0), Error);
+  EXPECT_THROW(shifted.set_shift(0, -28), Error);
+  EXPECT_NO_THROW(shifted.set_shift(27, -27));
 }
 
 }  // namespace

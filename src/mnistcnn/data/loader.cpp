@@ -1,6 +1,7 @@
 #include "mnistcnn/data/loader.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 
 #include "mnistcnn/core/error.h"
@@ -49,10 +50,20 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
 }
 
 void Loader::set_augment(const AugmentOptions& opt) {
+  if (opt.any() && (shift_x_ || shift_y_)) throw Error("loader: a shifted view cannot be augmented too");
   if (opt.any())
     augment_.emplace(opt, seed_);
   else
     augment_.reset();
+}
+
+void Loader::set_shift(int dx, int dy) {
+  if (augment_) throw Error("loader: a shifted view cannot be augmented too");
+  if (std::abs(int64_t{dx}) >= data_.cols || std::abs(int64_t{dy}) >= data_.rows)
+    throw Error("loader: a shift of (" + std::to_string(dx) + ", " + std::to_string(dy) + ") pixels moves a " +
+                std::to_string(data_.rows) + "x" + std::to_string(data_.cols) + " image out of view");
+  shift_x_ = dx;
+  shift_y_ = dy;
 }
 
 void Loader::start_epoch(int64_t epoch) {
@@ -95,10 +106,26 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
       const int64_t idx = order_[static_cast<size_t>(begin + i)];
       const uint8_t* src = data_.images.data() + idx * pixels;
       float* dst = out + i * pixels;
-      for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
+      if (shift_x_ == 0 && shift_y_ == 0) {
+        for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
+      } else {
+        copy_shifted(src, dst);
+      }
       y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
     }
   });
+}
+
+void Loader::copy_shifted(const uint8_t* src, float* dst) const {
+  const int64_t rows = data_.rows, cols = data_.cols;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t sr = r - shift_y_;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t sc = c - shift_x_;
+      const bool inside = sr >= 0 && sr < rows && sc >= 0 && sc < cols;
+      dst[r * cols + c] = lut_[inside ? src[sr * cols + sc] : 0];
+    }
+  }
 }
 
 std::string Loader::fingerprint() const {

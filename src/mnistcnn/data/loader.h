@@ -27,6 +27,11 @@ class Loader {
   void set_augment(const AugmentOptions& opt);
   const AugmentOptions* augment() const { return augment_ ? &augment_->options() : nullptr; }
 
+  // Serves every image moved by whole pixels, dx to the right and dy down, the uncovered
+  // border blank (byte 0): a view for test-time augmentation. Error when augmenting too, or
+  // for a shift of the whole image out of view.
+  void set_shift(int dx, int dy);
+
   // Fixes the order (identity when not shuffling) and augmentation draws for `epoch`.
   void start_epoch(int64_t epoch);
   int64_t size() const { return static_cast<int64_t>(indices_.size()); }
@@ -43,6 +48,8 @@ class Loader {
   const Normalization& normalization() const { return norm_; }
 
  private:
+  void copy_shifted(const uint8_t* src, float* dst) const;
+
   const Dataset& data_;
   std::vector<int64_t> indices_;
   std::vector<int64_t> order_;
@@ -52,6 +59,7 @@ class Loader {
   int64_t epoch_ = 0;
   Normalization norm_;
   std::optional<Augmenter> augment_;
+  int shift_x_ = 0, shift_y_ = 0;
   float lut_[256];  // byte -> normalised float
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "mnistcnn/core/error.h"
 
@@ -52,31 +53,23 @@ Pass run_member(nn::Sequential& net, data::Loader& data) {
   return p;
 }
 
-}  // namespace
+void check_same_examples(const Pass& p, const Pass& first, const std::string& what) {
+  if (p.probabilities.shape() != first.probabilities.shape())
+    throw Error(what + " gives " + p.probabilities.shape().str() + " probabilities, member 1 " +
+                    first.probabilities.shape().str(),
+                "the models must have the same classes and read the same examples");
+  if (p.labels != first.labels) throw Error(what + " reads other examples than member 1");
+}
 
-Tensor predict_probabilities(nn::Sequential& net, data::Loader& data) { return run_member(net, data).probabilities; }
-
-EnsembleResult evaluate_ensemble(const std::vector<EnsembleMember>& members) {
-  if (members.empty()) throw Error("an ensemble needs at least one model");
-  EnsembleResult r;
-  std::vector<Pass> passes;
-  for (size_t m = 0; m < members.size(); ++m) {
-    if (!members[m].net || !members[m].data) throw Error("ensemble member " + std::to_string(m + 1) + " is missing");
-    passes.push_back(run_member(*members[m].net, *members[m].data));
-    const Pass& p = passes.back();
-    const Pass& first = passes.front();
-    if (p.probabilities.shape() != first.probabilities.shape())
-      throw Error("ensemble member " + std::to_string(m + 1) + " gives " + p.probabilities.shape().str() +
-                  " probabilities, member 1 " + first.probabilities.shape().str(),
-                  "the models must have the same classes and read the same examples");
-    if (p.labels != first.labels)
-      throw Error("ensemble member " + std::to_string(m + 1) + " reads other examples than member 1");
-    r.members.push_back(p.result);
-  }
+// The mean of the passes' probabilities, judged: argmax prediction, loss the mean -log of
+// the true class's probability (clipped at 1e-15, as scikit-learn's log_loss).
+Pass average(const std::vector<Pass>& passes) {
   const Pass& first = passes.front();
   const int64_t N = first.probabilities.dim(0), C = first.probabilities.dim(1);
+  Pass r;
+  r.labels = first.labels;
   r.probabilities = Tensor(Shape{N, C});
-  r.ensemble.confusion = ConfusionMatrix(static_cast<int>(C));
+  r.result.confusion = ConfusionMatrix(static_cast<int>(C));
   double total = 0;
   std::vector<double> mean(static_cast<size_t>(C));
   for (int64_t i = 0; i < N; ++i) {
@@ -91,10 +84,44 @@ EnsembleResult evaluate_ensemble(const std::vector<EnsembleMember>& members) {
     }
     const int32_t y = first.labels[static_cast<size_t>(i)];
     total -= std::log(std::max(mean[static_cast<size_t>(y)], 1e-15));
-    r.ensemble.predictions.push_back(best);
-    r.ensemble.confusion.add(y, best);
+    r.result.predictions.push_back(best);
+    r.result.confusion.add(y, best);
   }
-  r.ensemble.loss = N ? total / static_cast<double>(N) : 0.0;
+  r.result.loss = N ? total / static_cast<double>(N) : 0.0;
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::pair<int, int>> tta_shifts() { return {{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}}; }
+
+Tensor predict_probabilities(nn::Sequential& net, data::Loader& data) { return run_member(net, data).probabilities; }
+
+EnsembleResult evaluate_ensemble(const std::vector<EnsembleMember>& members) {
+  if (members.empty()) throw Error("an ensemble needs at least one model");
+  EnsembleResult r;
+  std::vector<Pass> passes;
+  for (size_t m = 0; m < members.size(); ++m) {
+    const std::string name = "ensemble member " + std::to_string(m + 1);
+    if (!members[m].net || !members[m].data) throw Error(name + " is missing");
+    Pass p = run_member(*members[m].net, *members[m].data);
+    if (!members[m].views.empty()) {
+      std::vector<Pass> views;
+      views.push_back(std::move(p));
+      for (size_t v = 0; v < members[m].views.size(); ++v) {
+        if (!members[m].views[v]) throw Error(name + ": view " + std::to_string(v + 2) + " is missing");
+        views.push_back(run_member(*members[m].net, *members[m].views[v]));
+        check_same_examples(views.back(), views.front(), name + ", view " + std::to_string(v + 2));
+      }
+      p = average(views);
+    }
+    if (!passes.empty()) check_same_examples(p, passes.front(), name);
+    r.members.push_back(p.result);
+    passes.push_back(std::move(p));
+  }
+  Pass mean = average(passes);
+  r.ensemble = std::move(mean.result);
+  r.probabilities = std::move(mean.probabilities);
   return r;
 }
 
