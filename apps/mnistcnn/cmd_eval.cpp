@@ -32,7 +32,7 @@ struct EvalArgs {
 // --confusion-png / --errors-png: the drawing is the library's (explain/plots.h).
 void write_eval_images(const std::string& confusion, const std::string& errors, io::LoadedModel& m,
                        const data::Dataset& images, const std::string& images_name, const train::EvalResult& r,
-                       const std::string& model) {
+                       const Tensor* probabilities, const std::string& model) {
   const auto names = io::class_names(m.info, r.confusion.classes());
   const std::string title =
       std::filesystem::path(model).filename().string() + " on " + std::to_string(r.count()) + " " + images_name;
@@ -41,7 +41,10 @@ void write_eval_images(const std::string& confusion, const std::string& errors, 
     note("wrote " + confusion);
   }
   if (!errors.empty()) {
-    explain::plot_errors(explain::find_errors(m.net, m.info.normalization, images, r.predictions), names, title, errors);
+    // With --tta the confidences are the mean over the views, as the predictions are.
+    explain::plot_errors(probabilities ? explain::find_errors(*probabilities, images, r.predictions)
+                                       : explain::find_errors(m.net, m.info.normalization, images, r.predictions),
+                         names, title, errors);
     note("wrote " + errors);
   }
 }
@@ -58,11 +61,13 @@ void run_eval(const EvalArgs& a) {
   std::vector<std::unique_ptr<data::Loader>> loaders;
   const train::EnsembleMember member = eval_member(m, e.images, a.batch_size, a.tta, loaders);
   const auto t0 = std::chrono::steady_clock::now();
-  const train::EvalResult r =
-      a.tta ? train::evaluate_ensemble({member}).ensemble : train::evaluate(m.net, *member.data);
+  train::EnsembleResult views;  // with --tta: the mean over the five views
+  if (a.tta) views = train::evaluate_ensemble({member});
+  const train::EvalResult r = a.tta ? views.ensemble : train::evaluate(m.net, *member.data);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto names = io::class_names(m.info, r.confusion.classes());
-  write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.model);
+  write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.tta ? &views.probabilities : nullptr,
+                    a.model);
   if (a.as_json) {
     nlohmann::json j = {{"model", a.model}, {"data", a.data.source.data}, {"images", e.name}, {"tta", a.tta}};
     j.update(eval_json(r, names));
@@ -89,11 +94,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "images per forward pass")->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--confusion-png", a->confusion_png, "also draw the confusion matrix as a heat-map (.png or .svg)");
-  auto* errors = cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified digits (.png)");
+  cmd->add_option("--errors-png", a->errors_png, "also draw the most confident misclassified digits (.png)");
   cmd->add_flag("--tta", a->tta,
                 "test-time augmentation: judge every image and its four 1-pixel shifts, by the mean of the five "
-                "probabilities")
-      ->excludes(errors);
+                "probabilities");
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
   cmd->callback([a] { run_eval(*a); });
 }

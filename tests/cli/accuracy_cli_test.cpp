@@ -8,7 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "mnistcnn/core/error.h"
 #include "mnistcnn/data/loader.h"
+#include "mnistcnn/explain/plots.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/ensemble.h"
 #include "support/mnist_files.h"
@@ -270,9 +272,25 @@ TEST(TtaCli, AveragesTheFiveViews) {
   const auto text = run_cli("ensemble --tta --threads 2 --model " + a + " --model " + b + " --data " + testing::mnist_dir());
   EXPECT_NE(text.out.find("ensemble of 2 (mean softmax, each over 5 views)"), std::string::npos) << text.out;
 
-  const auto refused = run_cli("eval --tta --errors-png " + dir + "/e.png --model " + a + " --data " + testing::mnist_dir());
-  EXPECT_NE(refused.exit_code, 0);
-  EXPECT_NE(refused.err.find("--tta"), std::string::npos) << refused.err;
+  // The error grid of a --tta run ranks its mistakes by the views' mean probability.
+  const auto errors = explain::find_errors(er.probabilities, test, er.ensemble.predictions);
+  size_t wrong = 0;
+  for (int64_t i = 0; i < test.size(); ++i)
+    wrong += er.ensemble.predictions[static_cast<size_t>(i)] != test.labels[static_cast<size_t>(i)];
+  ASSERT_EQ(errors.size(), wrong);
+  ASSERT_GT(wrong, 0u);
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const auto& m = errors[i];
+    EXPECT_EQ(m.confidence, er.probabilities.data()[m.index * 10 + m.predicted]);
+    EXPECT_NE(m.truth, m.predicted);
+    if (i > 0) {
+      EXPECT_GE(errors[i - 1].confidence, m.confidence);
+    }
+  }
+  const auto grid = run_cli("eval --tta --errors-png " + dir + "/e.png --model " + a + " --data " + testing::mnist_dir());
+  ASSERT_EQ(grid.exit_code, 0) << grid.err;
+  EXPECT_GT(fs::file_size(dir + "/e.png"), 1000u);
+  EXPECT_THROW(explain::find_errors(er.probabilities, data::Dataset{}, {}), Error);
   fs::remove_all(dir);
 }
 

@@ -10,8 +10,10 @@
 
 namespace mnistcnn::explain {
 
-std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normalization& norm, const data::Dataset& test,
-                                       const std::vector<int32_t>& predictions) {
+namespace {
+
+// The misclassified images, in the set's order, without their confidence yet.
+std::vector<Misclassified> misclassified(const data::Dataset& test, const std::vector<int32_t>& predictions) {
   if (static_cast<int64_t>(predictions.size()) != test.size())
     throw Error("find_errors: " + std::to_string(predictions.size()) + " predictions for " +
                 std::to_string(test.size()) + " images");
@@ -27,6 +29,19 @@ std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normaliz
       m.image = data::digit_from_mnist_bytes(test.images.data() + i * pixels);
       out.push_back(m);
     }
+  return out;
+}
+
+void most_confident_first(std::vector<Misclassified>& errors) {
+  std::stable_sort(errors.begin(), errors.end(),
+                   [](const Misclassified& a, const Misclassified& b) { return a.confidence > b.confidence; });
+}
+
+}  // namespace
+
+std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normalization& norm, const data::Dataset& test,
+                                       const std::vector<int32_t>& predictions) {
+  std::vector<Misclassified> out = misclassified(test, predictions);
   constexpr size_t kBatch = 256;
   for (size_t start = 0; start < out.size(); start += kBatch) {
     std::vector<data::DigitImage> batch;
@@ -35,7 +50,24 @@ std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normaliz
     for (size_t i = 0; i < batch.size(); ++i)
       out[start + i].confidence = probs[static_cast<int64_t>(i) * probs.dim(1) + out[start + i].predicted];
   }
-  std::stable_sort(out.begin(), out.end(), [](const Misclassified& a, const Misclassified& b) { return a.confidence > b.confidence; });
+  most_confident_first(out);
+  return out;
+}
+
+std::vector<Misclassified> find_errors(const Tensor& probabilities, const data::Dataset& test,
+                                       const std::vector<int32_t>& predictions) {
+  if (probabilities.shape().rank() != 2 || probabilities.dim(0) != test.size())
+    throw Error("find_errors: probabilities of shape " + probabilities.shape().str() + " for " +
+                std::to_string(test.size()) + " images");
+  std::vector<Misclassified> out = misclassified(test, predictions);
+  const int64_t classes = probabilities.dim(1);
+  for (auto& m : out) {
+    if (m.predicted < 0 || m.predicted >= classes)
+      throw Error("find_errors: prediction " + std::to_string(m.predicted) + " is not one of " +
+                  std::to_string(classes) + " classes");
+    m.confidence = probabilities[m.index * classes + m.predicted];
+  }
+  most_confident_first(out);
   return out;
 }
 

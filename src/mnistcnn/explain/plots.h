@@ -36,6 +36,10 @@ struct Misclassified {
 // running `net` on them again.
 std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normalization& norm, const data::Dataset& test,
                                        const std::vector<int32_t>& predictions);
+// The same with the probabilities already at hand (N×C for the N images of `test`, e.g.
+// the mean over the views of test-time augmentation): nothing is run again.
+std::vector<Misclassified> find_errors(const Tensor& probabilities, const data::Dataset& test,
+                                       const std::vector<int32_t>& predictions);
 
 // A PNG grid of up to `max_count` of them, each with its true and predicted label and
 // the confidence; "no errors" when there are none.
