@@ -9,12 +9,12 @@
 #include "commands.h"
 #include "common.h"
 #include "data_args.h"
+#include "eval_data.h"
 #include "eval_report.h"
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/io/file.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/ensemble.h"
-#include "training_run.h"
 
 namespace mnistcnn::cli {
 
@@ -52,8 +52,8 @@ void run_ensemble(const EnsembleArgs& a) {
   }
   const EvalImages e = load_eval_images(a.data, a.seed, names.front());
   if (!a.as_json) {
-    note(e.data.description);
-    for (const auto& line : e.data.notes) note(line);
+    note(e.description);
+    for (const auto& line : e.notes) note(line);
   }
   std::vector<std::unique_ptr<data::Loader>> loaders;
   std::vector<train::EnsembleMember> members;

@@ -8,12 +8,12 @@
 #include "commands.h"
 #include "common.h"
 #include "data_args.h"
+#include "eval_data.h"
 #include "eval_report.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/explain/plots.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/train/trainer.h"
-#include "training_run.h"
 
 namespace mnistcnn::cli {
 
@@ -55,8 +55,8 @@ void run_eval(const EvalArgs& a) {
   const auto classes = io::class_names(m.info, m.net.shapes(1).back()[1]);
   const EvalImages e = load_eval_images(a.data, a.seed, classes);
   if (!a.as_json) {
-    note(e.data.description);
-    for (const auto& line : e.data.notes) note(line);
+    note(e.description);
+    for (const auto& line : e.notes) note(line);
   }
   std::vector<std::unique_ptr<data::Loader>> loaders;
   const train::EnsembleMember member = eval_member(m, e.images, a.batch_size, a.tta, loaders);

@@ -6,7 +6,6 @@
 #include "common.h"
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/folds.h"
-#include "mnistcnn/data/subset.h"
 #include "mnistcnn/optim/penalty.h"
 #include "training_run.h"
 
@@ -50,58 +49,6 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_training_images(cons
   }
   if (train_idx.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " leaves no training images");
   return {std::move(train_idx), std::move(val_idx)};
-}
-
-void add_held_out_flags(CLI::App* cmd, DataFlags& f, uint64_t& seed) {
-  auto* split = cmd->add_option("--val-split", f.val_split,
-                                "judge the model on the training images that `train --val-split` with the same "
-                                "--seed (and --limit, --per-class, --classes) held out, not on the test set")
-                    ->check(finite_number())->check(CLI::Range(0.0, 0.9));
-  cmd->add_option("--val-fold", f.val_fold,
-                  "I/K: judge the model on fold I of K of the training images, as `train --val-fold` held it out "
-                  "(with the same --fold-seed), not on the test set")
-      ->excludes(split);
-  cmd->add_option("--fold-seed", f.fold_seed, "seed of the --val-fold shuffle, as given to train")->capture_default_str();
-  cmd->add_option("--seed", seed, "the training run's --seed: it picks the --val-split, --limit and --per-class images")
-      ->capture_default_str();
-  cmd->add_option("--limit", f.limit, "the training run's --limit")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-}
-
-EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes) {
-  EvalImages e;
-  if (f.val_split == 0 && f.val_fold.empty()) {
-    if (f.limit > 0) throw Error("--limit picks training images: give it with --val-split or --val-fold");
-    e.data = load_data(f.source, seed, DataParts::TestOnly, &classes);
-    e.images = std::move(e.data.test);
-    e.name = "test images";
-    return e;
-  }
-  e.data = load_data(f.source, seed, DataParts::TrainAndTest, &classes);
-  const auto held_out = split_training_images(e.data.train, f, seed).second;
-  if (held_out.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " holds out no training images");
-  e.images = data::take(e.data.train, held_out);
-  e.name = "held-out training images";
-  e.data.description += "; judged on " + human_count(e.images.size()) + " training images held out by " +
-                        (f.val_fold.empty() ? "--val-split " + fmt("%g", f.val_split) + " --seed " + std::to_string(seed)
-                                            : "--val-fold " + f.val_fold + " --fold-seed " + std::to_string(f.fold_seed)) +
-                        (f.limit > 0 ? " --limit " + std::to_string(f.limit) : "") + " (the test set is not used)";
-  return e;
-}
-
-train::EnsembleMember eval_member(io::LoadedModel& model, const data::Dataset& images, int64_t batch_size, bool tta,
-                                  std::vector<std::unique_ptr<data::Loader>>& loaders) {
-  train::EnsembleMember member{&model.net, nullptr, {}};
-  const auto shifts = tta ? train::tta_shifts() : std::vector<std::pair<int, int>>{{0, 0}};
-  for (const auto& [dx, dy] : shifts) {
-    loaders.push_back(
-        std::make_unique<data::Loader>(images, std::vector<int64_t>{}, batch_size, false, 0, model.info.normalization));
-    loaders.back()->set_shift(dx, dy);
-    if (!member.data)
-      member.data = loaders.back().get();
-    else
-      member.views.push_back(loaders.back().get());
-  }
-  return member;
 }
 
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,

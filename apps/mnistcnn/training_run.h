@@ -14,7 +14,6 @@
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/optim/schedule.h"
 #include "mnistcnn/train/checkpoint.h"
-#include "mnistcnn/train/ensemble.h"
 #include "mnistcnn/train/trainer.h"
 
 namespace mnistcnn::cli {
@@ -78,23 +77,6 @@ void add_data_flags(CLI::App* cmd, DataFlags& f);
 // pick, the same for train, finetune, eval and ensemble. Error when no training image is left.
 std::pair<std::vector<int64_t>, std::vector<int64_t>> split_training_images(const data::Dataset& train_set,
                                                                             const DataFlags& f, uint64_t seed);
-
-// eval and ensemble judge models on the test set, or, with --val-split or --val-fold, on the
-// training images a training run with the same flags held out: so that models can be
-// compared and ensembles chosen without looking at the test set. Adds --val-split,
-// --val-fold, --fold-seed, --seed and --limit (f.source's options are added apart).
-void add_held_out_flags(CLI::App* cmd, DataFlags& f, uint64_t& seed);
-struct EvalImages {
-  LoadedData data;        // as loaded (its description says what is judged)
-  data::Dataset images;   // the images to judge: the test set or the held-out ones
-  std::string name;       // "test images" or "held-out training images"
-};
-// classes: the model's class names (the data is relabelled to them by name).
-EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes);
-// The model as an ensemble member reading `images` with its own normalisation; with tta,
-// also the four 1-pixel shifts (train::tta_shifts). The loaders are kept in `loaders`.
-train::EnsembleMember eval_member(io::LoadedModel& model, const data::Dataset& images, int64_t batch_size, bool tta,
-                                  std::vector<std::unique_ptr<data::Loader>>& loaders);
 
 struct PreparedData {
   std::unique_ptr<LoadedData> data;  // the loaders point into it
