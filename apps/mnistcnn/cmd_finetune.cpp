@@ -152,7 +152,7 @@ void run_finetune(FinetuneArgs& a) {
     // fine-tuning on a few new samples does not forget the rest.
     DataArgs replay_args;
     replay_args.data = a.replay;
-    LoadedData replay = load_data(replay_args, a.seed, DataParts::TrainAndTest, a.new_head.empty() ? &old_classes : &d.data->class_names);
+    LoadedData replay = load_data(replay_args, a.seed, DataParts::TrainOnly, a.new_head.empty() ? &old_classes : &d.data->class_names);
     auto pick = data::permutation(replay.train.size(), a.seed, 0x4E91A7);
     pick.resize(static_cast<size_t>(std::min<int64_t>(a.replay_count, replay.train.size())));
     data::Dataset& train_set = d.data->train;

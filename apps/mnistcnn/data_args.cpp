@@ -53,18 +53,18 @@ void select(const DataArgs& a, data::Dataset& ds, std::vector<std::string>& file
 }
 
 // The train/test split of an IDX directory; known datasets get their class names.
-void load_idx(const DataArgs& a, bool want_train, LoadedData& out, std::vector<std::string>& what) {
+void load_idx(const DataArgs& a, bool want_train, bool want_test, LoadedData& out, std::vector<std::string>& what) {
   for (auto* o : {a.test_split_option, a.split_seed_option, a.skip_bad_option})
     if (o && o->count()) throw Error(o->get_name() + " applies to image folders; " + a.data + " is an IDX directory");
   if (want_train) out.train = data::load_idx_split(a.data, data::Split::Train);
-  out.test = data::load_idx_split(a.data, data::Split::Test);
-  const data::KnownDataset* known = data::identify_by_labels(out.test.labels);
+  if (want_test) out.test = data::load_idx_split(a.data, data::Split::Test);
+  const data::KnownDataset* known = data::identify_by_labels(want_test ? out.test.labels : out.train.labels);
   if (known && !known->class_names.empty()) out.train.class_names = out.test.class_names = known->class_names;
   what.push_back(a.data + " (IDX" + (known ? ", " + known->name : "") + ")");
 }
 
 // An image folder, its test part held out per class (--test-split, --split-seed).
-void load_folder(const DataArgs& a, bool want_train, LoadedData& out, std::vector<std::string>& what) {
+void load_folder(const DataArgs& a, bool want_train, bool want_test, LoadedData& out, std::vector<std::string>& what) {
   if (want_train && a.test_split >= 1.0)
     throw Error("--test-split 1 leaves no training images in " + a.data, "hold out less, e.g. --test-split 0.2");
   data::ImageFolder folder = data::load_image_folder(
@@ -95,8 +95,10 @@ void load_folder(const DataArgs& a, bool want_train, LoadedData& out, std::vecto
     out.train = data::take(folder.data, train_idx);
     out.train_files = files_of(train_idx);
   }
-  out.test = data::take(folder.data, test_idx);
-  out.test_files = files_of(test_idx);
+  if (want_test) {
+    out.test = data::take(folder.data, test_idx);
+    out.test_files = files_of(test_idx);
+  }
   what.push_back(a.data + " (image folder of " + human_count(folder.data.size()) + " PNGs; test = " +
                  (a.test_split >= 1.0 ? std::string("all of it") : percent(a.test_split, 0) + " of each class") +
                  ", split seed " + std::to_string(a.split_seed) + ")");
@@ -150,19 +152,21 @@ DataKind detect_data_kind(const std::string& dir) {
 }
 
 LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const std::vector<std::string>* align_to) {
-  const bool want_train = parts == DataParts::TrainAndTest;
+  const bool want_train = parts != DataParts::TestOnly;
+  const bool want_test = parts != DataParts::TrainOnly;
   LoadedData out;
   out.kind = detect_data_kind(a.data);
   std::vector<std::string> what;  // pieces of the description
   if (out.kind == DataKind::Idx)
-    load_idx(a, want_train, out, what);
+    load_idx(a, want_train, want_test, out, what);
   else
-    load_folder(a, want_train, out, what);
-  const int all_classes = out.test.num_classes;
+    load_folder(a, want_train, want_test, out, what);
+  const data::Dataset& first = want_test ? out.test : out.train;  // the set whose classes name both
+  const int all_classes = first.num_classes;
   if (!a.classes.empty()) {
-    select(a, out.test, out.test_files);
+    if (want_test) select(a, out.test, out.test_files);
     if (want_train) select(a, out.train, out.train_files);
-    const int k = out.test.num_classes;
+    const int k = first.num_classes;
     what.push_back("classes " + a.classes + " (" + std::to_string(k) + " of " + std::to_string(all_classes) +
                    ", numbered " + (k == 1 ? "0" : "0-" + std::to_string(k - 1)) + ")");
   }
@@ -188,19 +192,23 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
   if (align_to) {
     try {
       if (want_train) data::align_to_classes(out.train, *align_to);
-      data::align_to_classes(out.test, *align_to);
+      if (want_test) data::align_to_classes(out.test, *align_to);
     } catch (const Error& e) {
       throw Error("--data " + a.data + ": " + std::string(e.what()));
     }
   }
-  out.class_names = data::effective_class_names(out.test);
-  if (out.test.size() == 0)
+  out.class_names = data::effective_class_names(first);
+  if (want_test && out.test.size() == 0)
     throw Error("--data " + a.data + ": no test images" + (a.classes.empty() ? "" : " in classes " + a.classes),
                 out.kind == DataKind::ImageFolder ? "add images, or hold out more with --test-split" : "");
   if (want_train && out.train.size() == 0)
     throw Error("--data " + a.data + ": no training images" + (a.classes.empty() ? "" : " in classes " + a.classes));
-  std::string sizes = (want_train ? "train " + human_count(out.train.size()) + " images, " : std::string()) + "test " +
-                      human_count(out.test.size()) + "; " + std::to_string(out.class_names.size()) +
+  std::string sizes = (want_train ? "train " + human_count(out.train.size()) + " images" : std::string()) +
+                      (want_train && want_test ? ", " : "") +
+                      (want_test                      ? "test " + human_count(out.test.size())
+                       : out.kind == DataKind::Idx ? std::string(" (test files not read)")
+                                                   : std::string(" (test part not used)")) +
+                      "; " + std::to_string(out.class_names.size()) +
                       (out.class_names.size() == 1 ? " class: " : " classes: ") + join_names(out.class_names);
   what.push_back(sizes);
   for (const auto& w : what) out.description += (out.description.empty() ? "" : "; ") + w;

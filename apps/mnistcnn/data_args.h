@@ -29,12 +29,14 @@ struct DataArgs {
 // Adds --data, --classes, --per-class, --test-split, --split-seed and --skip-bad to cmd.
 void add_data_options(CLI::App* cmd, DataArgs& a);
 
-enum class DataParts { TrainAndTest, TestOnly };
+// TrainOnly: an IDX directory's test files are not read (model selection with --no-test, or
+// judging held-out training images); an image folder still holds its test part out.
+enum class DataParts { TrainAndTest, TestOnly, TrainOnly };
 enum class DataKind { Idx, ImageFolder };
 
 struct LoadedData {
   DataKind kind = DataKind::Idx;
-  data::Dataset train, test;             // train is empty with TestOnly
+  data::Dataset train, test;             // train is empty with TestOnly, test with TrainOnly
   std::vector<std::string> class_names;  // label order of both sets (store them in the model)
   std::vector<std::string> train_files, test_files;  // image folders: the file of each image
   std::string description;               // one line for the log: source, selection, sizes
@@ -51,7 +53,8 @@ DataKind detect_data_kind(const std::string& dir);
 // ignored, so one command line serves train and eval). Known IDX datasets (Fashion-MNIST)
 // get their class names. align_to: a model's class names; both sets are relabelled to
 // them by name (a corrections folder "3", "7" gets labels 3 and 7), classes the model does
-// not know are an Error. Throws Error naming the flag or file; never returns an empty test set.
+// not know are an Error. Throws Error naming the flag or file; never returns an empty set it
+// was asked for.
 LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts = DataParts::TrainAndTest,
                      const std::vector<std::string>* align_to = nullptr);
 

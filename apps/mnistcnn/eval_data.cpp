@@ -19,13 +19,17 @@ void add_held_out_flags(CLI::App* cmd, DataFlags& f, uint64_t& seed) {
   cmd->add_option("--seed", seed, "the training run's --seed: it picks the --val-split, --limit and --per-class images")
       ->capture_default_str();
   cmd->add_option("--limit", f.limit, "the training run's --limit")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  // add_data_options words it for training; here it only picks which training images were held out.
+  if (auto* per_class = cmd->get_option_no_throw("--per-class"))
+    per_class->description("the training run's --per-class (with --val-split or --val-fold; without them every test "
+                           "image is judged)");
 }
 
 EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes) {
   EvalImages e;
   const bool held_out = f.val_split != 0 || !f.val_fold.empty();
   if (!held_out && f.limit > 0) throw Error("--limit picks training images: give it with --val-split or --val-fold");
-  LoadedData d = load_data(f.source, seed, held_out ? DataParts::TrainAndTest : DataParts::TestOnly, &classes);
+  LoadedData d = load_data(f.source, seed, held_out ? DataParts::TrainOnly : DataParts::TestOnly, &classes);
   e.description = std::move(d.description);
   e.notes = std::move(d.notes);
   if (!held_out) {

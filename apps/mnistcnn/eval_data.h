@@ -15,8 +15,8 @@
 
 namespace mnistcnn::cli {
 
-// Adds --val-split, --val-fold, --fold-seed, --seed and --limit (f.source's options are
-// added apart).
+// Adds --val-split, --val-fold, --fold-seed, --seed and --limit, and rewords --per-class
+// (add_data_options, called first, adds f.source's options).
 void add_held_out_flags(CLI::App* cmd, DataFlags& f, uint64_t& seed);
 
 struct EvalImages {

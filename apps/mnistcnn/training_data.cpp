@@ -23,7 +23,7 @@ void add_data_flags(CLI::App* cmd, DataFlags& f) {
   cmd->add_option("--fold-seed", f.fold_seed, "seed of the --val-fold shuffle (fixed, so that every run sees the same folds)")
       ->capture_default_str();
   cmd->add_flag("--no-val", f.no_val, "no validation after each epoch")->excludes(fold);
-  cmd->add_flag("--no-test", f.no_test, "do not evaluate the test set at the end (nor validate on it): for model selection");
+  cmd->add_flag("--no-test", f.no_test, "do not evaluate the test set at the end (nor validate on it), nor read an IDX directory's test files: for model selection");
   cmd->add_option("--limit", f.limit, "train on a seeded random subset of this many training images")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
 }
@@ -54,7 +54,7 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_training_images(cons
 PreparedData prepare_data(const DataFlags& f, int64_t batch_size, uint64_t seed, const data::Normalization& norm,
                           bool quiet, const std::vector<std::string>* align_to) {
   PreparedData d;
-  d.data = std::make_unique<LoadedData>(load_data(f.source, seed, DataParts::TrainAndTest, align_to));
+  d.data = std::make_unique<LoadedData>(load_data(f.source, seed, f.no_test ? DataParts::TrainOnly : DataParts::TrainAndTest, align_to));
   if (!quiet) {
     note(d.data->description);
     for (const auto& line : d.data->notes) note(line);

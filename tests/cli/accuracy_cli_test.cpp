@@ -166,7 +166,7 @@ TEST(EnsembleCli, AveragesTheMembersProbabilities) {
 
 // eval and ensemble with --val-split / --val-fold judge the training images that a run with
 // the same flags held out: the figures equal the run's own last validation, and the test
-// set is not what they report on.
+// set is neither reported on nor read.
 TEST(HeldOutEvalCli, JudgesTheImagesTheTrainingRunHeldOut) {
   MNISTCNN_REQUIRE_MNIST();
   const std::string dir = testing::make_temp_dir("held_out_cli");
@@ -210,6 +210,24 @@ TEST(HeldOutEvalCli, JudgesTheImagesTheTrainingRunHeldOut) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("(400 held-out training images)"), std::string::npos) << text.out;
   EXPECT_NE(text.err.find("(the test set is not used)"), std::string::npos) << text.err;
+
+  // Neither selection reads the test files: a directory with only the training files serves
+  // eval with the split, and train with --no-test; without a split eval needs them.
+  const std::string train_only = dir + "/train-only";
+  fs::create_directories(train_only);
+  for (const auto& entry : fs::directory_iterator(testing::mnist_dir()))
+    if (entry.path().filename().string().rfind("train-", 0) == 0)
+      fs::create_symlink(entry.path(), train_only / entry.path().filename());
+  const auto no_test = run_cli("eval --model " + models[0] + " " + cases[0].eval_flags + " --data " + train_only + " --json");
+  ASSERT_EQ(no_test.exit_code, 0) << no_test.err;
+  EXPECT_EQ(nlohmann::json::parse(no_test.out).at("accuracy"), nlohmann::json::parse(first.out).at("accuracy"));
+  const auto needs_test = run_cli("eval --model " + models[0] + " --data " + train_only);
+  EXPECT_EQ(needs_test.exit_code, 1);
+  EXPECT_NE(needs_test.err.find("t10k"), std::string::npos) << needs_test.err;
+  const auto t = run_cli("train --preset lenet --limit 500 --batch-size 50 --epochs 1 --val-split 0.2 --no-test --data " +
+                         train_only + " --threads 2 --out " + dir + "/t.safetensors");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.err.find("(test files not read)"), std::string::npos) << t.err;
 
   // --limit without a split names the problem; so does a split that leaves nothing to train on.
   const auto limit = run_cli("eval --model " + models[0] + " --limit 2000" + data);
