@@ -1,5 +1,6 @@
 // mnistcnn eval: loss, accuracy, per-class precision/recall/F1 and the confusion matrix
 // of a model on the test images, or on the training images a run held out for validation.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +26,7 @@ struct EvalArgs {
   uint64_t seed = 1;
   int threads = 0;
   int64_t batch_size = 64;
+  int repeat = 0;
   bool tta = false;
   bool as_json = false;
 };
@@ -49,6 +51,24 @@ void write_eval_images(const std::string& confusion, const std::string& errors, 
   }
 }
 
+// --repeat: the median time of `passes` more passes over the same images, the first pass
+// (cold: pages, thread pool and packed weights not yet in place) having been timed apart;
+// how libtorch's reference (bench/torch) times inference, so the two compare like for like.
+double median_warm_seconds(io::LoadedModel& m, const train::EnsembleMember& member, bool tta, int passes) {
+  std::vector<double> times;
+  for (int i = 0; i < passes; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (tta)
+      (void)train::evaluate_ensemble({member});
+    else
+      (void)train::evaluate(m.net, *member.data);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  const size_t n = times.size();
+  return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+}
+
 void run_eval(const EvalArgs& a) {
   setup_threads(a.threads);
   io::LoadedModel m = io::load_model(a.model);
@@ -65,6 +85,7 @@ void run_eval(const EvalArgs& a) {
   if (a.tta) views = train::evaluate_ensemble({member});
   const train::EvalResult r = a.tta ? views.ensemble : train::evaluate(m.net, *member.data);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double warm = a.repeat > 0 ? median_warm_seconds(m, member, a.tta, a.repeat) : 0.0;
   const auto names = io::class_names(m.info, r.confusion.classes());
   write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.tta ? &views.probabilities : nullptr,
                     a.model);
@@ -73,6 +94,11 @@ void run_eval(const EvalArgs& a) {
     j.update(eval_json(r, names));
     j["seconds"] = seconds;
     j["images_per_second"] = static_cast<double>(r.count()) / seconds;
+    if (a.repeat > 0) {
+      j["repeat"] = a.repeat;
+      j["warm_seconds"] = warm;
+      j["warm_images_per_second"] = static_cast<double>(r.count()) / warm;
+    }
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -80,6 +106,9 @@ void run_eval(const EvalArgs& a) {
               human_count(r.count()).c_str(), e.name.c_str(), a.tta ? ", each as the mean of 5 views" : "");
   std::printf("accuracy: %s   loss: %.4f   errors: %lld   (%.2f s, %.0f images/s)\n\n", percent(r.accuracy()).c_str(),
               r.loss, static_cast<long long>(error_count(r)), seconds, static_cast<double>(r.count()) / seconds);
+  if (a.repeat > 0)
+    std::printf("warm: %.3f s, %.0f images/s (the median of %d more passes)\n\n", warm,
+                static_cast<double>(r.count()) / warm, a.repeat);
   print_class_report(r, names);
 }
 
@@ -98,6 +127,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_flag("--tta", a->tta,
                 "test-time augmentation: judge every image and its four 1-pixel shifts, by the mean of the five "
                 "probabilities");
+  cmd->add_option("--repeat", a->repeat,
+                  "also time N more passes and report their median speed (warm), for benchmarks; the figures "
+                  "reported are the first pass's")
+      ->check(CLI::Range(0, 1000));
   cmd->add_flag("--json", a->as_json, "print one JSON object on stdout");
   cmd->callback([a] { run_eval(*a); });
 }

@@ -109,6 +109,21 @@ TEST(Cli, TrainEvalPredictInfoOnRealMnist) {
   const auto eh = run_cli("eval --model " + model + " --data " + test_only);
   EXPECT_NE(eh.out.find("confusion matrix"), std::string::npos);
   EXPECT_NE(eh.out.find("weighted avg"), std::string::npos);
+  // --repeat times more passes (warm) and reports their median beside the scored pass.
+  const auto er = run_cli("eval --model " + model + " --data " + test_only + " --repeat 2 --json");
+  ASSERT_EQ(er.exit_code, 0) << er.err;
+  const auto erj = nlohmann::json::parse(er.out);
+  EXPECT_EQ(erj["accuracy"], ej["accuracy"]);
+  EXPECT_EQ(erj["repeat"], 2);
+  EXPECT_GT(erj["warm_seconds"].get<double>(), 0.0);
+  EXPECT_NEAR(erj["warm_images_per_second"].get<double>() * erj["warm_seconds"].get<double>(), 10000, 1e-6);
+  EXPECT_FALSE(ej.contains("warm_seconds"));
+  const auto erh = run_cli("eval --model " + model + " --data " + test_only + " --repeat 1");
+  EXPECT_NE(erh.out.find("warm: "), std::string::npos) << erh.out;
+  EXPECT_NE(erh.out.find("(the median of 1 more passes)"), std::string::npos) << erh.out;
+  const auto bad_repeat = run_cli("eval --model " + model + " --data " + test_only + " --repeat -1");
+  EXPECT_NE(bad_repeat.exit_code, 0);
+  EXPECT_NE(bad_repeat.err.find("--repeat"), std::string::npos) << bad_repeat.err;
 
   // predict: a real test digit written as a dark-on-light PNG, three times larger, and a blank page.
   const data::Dataset test = data::load_idx_split(testing::mnist_dir(), data::Split::Test);
