@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -51,17 +52,14 @@ void write_eval_images(const std::string& confusion, const std::string& errors, 
   }
 }
 
-// --repeat: the median time of `passes` more passes over the same images, the first pass
-// (cold: pages, thread pool and packed weights not yet in place) having been timed apart;
-// how libtorch's reference (bench/torch) times inference, so the two compare like for like.
-double median_warm_seconds(io::LoadedModel& m, const train::EnsembleMember& member, bool tta, int passes) {
+// --repeat: the median time of `passes` more calls of `pass`, the first pass (cold: pages,
+// thread pool and packed weights not yet in place) having been timed apart; how libtorch's
+// reference (bench/torch) times inference, so the two compare like for like.
+double median_seconds(const std::function<void()>& pass, int passes) {
   std::vector<double> times;
   for (int i = 0; i < passes; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (tta)
-      (void)train::evaluate_ensemble({member});
-    else
-      (void)train::evaluate(m.net, *member.data);
+    pass();
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
@@ -80,12 +78,20 @@ void run_eval(const EvalArgs& a) {
   }
   std::vector<std::unique_ptr<data::Loader>> loaders;
   const train::EnsembleMember member = eval_member(m, e.images, a.batch_size, a.tta, loaders);
+  // One pass over the images; with --tta, the mean over the five views.
+  const auto judge = [&] {
+    train::EnsembleResult views;
+    if (a.tta)
+      views = train::evaluate_ensemble({member});
+    else
+      views.ensemble = train::evaluate(m.net, *member.data);
+    return views;
+  };
   const auto t0 = std::chrono::steady_clock::now();
-  train::EnsembleResult views;  // with --tta: the mean over the five views
-  if (a.tta) views = train::evaluate_ensemble({member});
-  const train::EvalResult r = a.tta ? views.ensemble : train::evaluate(m.net, *member.data);
+  const train::EnsembleResult views = judge();
+  const train::EvalResult& r = views.ensemble;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double warm = a.repeat > 0 ? median_warm_seconds(m, member, a.tta, a.repeat) : 0.0;
+  const double warm = a.repeat > 0 ? median_seconds([&] { (void)judge(); }, a.repeat) : 0.0;
   const auto names = io::class_names(m.info, r.confusion.classes());
   write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.tta ? &views.probabilities : nullptr,
                     a.model);
