@@ -15,6 +15,7 @@
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/parallel.h"
+#include "mnistcnn/kernels/pool.h"
 #include "mnistcnn/loss/cross_entropy.h"
 #include "mnistcnn/nn/sequential.h"
 #include "mnistcnn/train/presets.h"
@@ -41,6 +42,7 @@ void require_close(const std::vector<float>& a, const std::vector<float>& b, con
 // keras-mnist's two convolutions.
 const ConvGeometry kConv1{.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 const ConvGeometry kLenetConv1{.C = 1, .H = 28, .W = 28, .OC = 6, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
+const ConvGeometry kLenetConv2{.C = 6, .H = 13, .W = 13, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 const ConvGeometry kConv2{.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
 // The record preset's 3x3 convolutions after its first: 26x26 -> 24x24 and 10x10 -> 8x8.
 const ConvGeometry kRecordConv2{.C = 32, .H = 26, .W = 26, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0};
@@ -106,6 +108,40 @@ void conv_bench(benchmark::State& state, const ConvGeometry& g, bool backward, b
   mnistcnn::kernels::set_conv_algorithm(mnistcnn::kernels::ConvAlgorithm::Auto);
 }
 
+// The forward with the ReLU and 2×2 max pooling fused (Sequential's pattern conv relu
+// maxpool(2)); range(1) = 1 keeps the pooling argmax as training does, 0 is inference.
+void pooled_conv_bench(benchmark::State& state, const ConvGeometry& g) {
+  using mnistcnn::kernels::Fuse;
+  const int64_t N = state.range(0), out = N * g.OC * (g.OH() / 2) * (g.OW() / 2);
+  const bool train = state.range(1) == 1;
+  state.SetLabel(train ? "with argmax" : "inference");
+  const auto x = random_vec(static_cast<size_t>(N * g.C * g.H * g.W), 1);
+  const auto w = random_vec(static_cast<size_t>(g.OC * g.K()), 2), b = random_vec(static_cast<size_t>(g.OC), 3);
+  std::vector<float> scratch(static_cast<size_t>(
+      mnistcnn::kernels::conv2d_forward_scratch(g, mnistcnn::kernels::num_threads(), Fuse::ReluMaxPool2)));
+  std::vector<float> y(static_cast<size_t>(out)), full(static_cast<size_t>(N * g.OC * g.L()));
+  std::vector<float> y_ref(y.size());
+  std::vector<int32_t> argmax(y.size()), argmax_ref(y.size());
+  mnistcnn::kernels::conv2d_forward_ref(x.data(), w.data(), b.data(), g, N, full.data());
+  for (auto& v : full) v = v > 0.0f ? v : 0.0f;
+  mnistcnn::kernels::maxpool_forward_ref(full.data(), N * g.OC, {g.OH(), g.OW(), 2, 2, 0}, y_ref.data(),
+                                         argmax_ref.data());
+  int32_t* at = train ? argmax.data() : nullptr;
+  mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data(), Fuse::ReluMaxPool2, at);
+  require_close(y, y_ref, "conv2d_forward fused with relu and max pooling");
+  for (auto _ : state) {
+    mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data(), Fuse::ReluMaxPool2,
+                                      at);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * N * g.OC * g.L() * g.K(),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+void BM_Conv1ForwardPooled(benchmark::State& s) { pooled_conv_bench(s, kConv1); }
+void BM_LenetConv1ForwardPooled(benchmark::State& s) { pooled_conv_bench(s, kLenetConv1); }
+void BM_LenetConv2ForwardPooled(benchmark::State& s) { pooled_conv_bench(s, kLenetConv2); }
 void BM_Conv1Forward(benchmark::State& s) { conv_bench(s, kConv1, false); }
 void BM_Conv1Backward(benchmark::State& s) { conv_bench(s, kConv1, true); }
 void BM_LenetConv1Forward(benchmark::State& s) { conv_bench(s, kLenetConv1, false); }
@@ -125,6 +161,9 @@ void BM_SameConvBackward(benchmark::State& s) { conv_bench(s, kSameConv, true, t
 
 BENCHMARK(BM_GemmConv2Shape)->UseRealTime();
 BENCHMARK(BM_Conv1Forward)->Arg(32)->Arg(256)->UseRealTime();
+BENCHMARK(BM_Conv1ForwardPooled)->Args({256, 0})->Args({256, 1})->UseRealTime();
+BENCHMARK(BM_LenetConv1ForwardPooled)->Args({256, 0})->Args({256, 1})->UseRealTime();
+BENCHMARK(BM_LenetConv2ForwardPooled)->Args({256, 0})->Args({256, 1})->UseRealTime();
 BENCHMARK(BM_Conv1Backward)->Arg(32)->UseRealTime();
 BENCHMARK(BM_LenetConv1Forward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_LenetConv1Backward)->Arg(64)->UseRealTime();

@@ -26,20 +26,21 @@ using conv_detail::Lanes16;
 // vectors, with fewer channels per block, measured slower on Zen 3.)
 template <class T, int NB>
 void forward_channels(const float* x, const float* w, const ConvGeometry& g, int64_t oc0, float* out) {
-  const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, KK = g.KH * g.KW;
+  const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, KK = g.C * g.KH * g.KW;
   for (int64_t oh = 0; oh < OH; ++oh)
     for (int64_t ow = 0; ow < OW; ow += T::width) {
       const int64_t o = std::min(ow, OW - T::width);
       typename T::V acc[NB];
       for (int j = 0; j < NB; ++j) acc[j] = T::zero();
-      for (int64_t kh = 0; kh < g.KH; ++kh) {
-        const float* xr = x + (oh + kh) * g.W + o;
-        const float* wk = w + oc0 * KK + kh * g.KW;
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const typename T::V xv = T::load(xr + kw);
-          for (int j = 0; j < NB; ++j) acc[j] = T::fmadd(T::broadcast(wk + j * KK + kw), xv, acc[j]);
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          const float* xr = x + (c * g.H + oh + kh) * g.W + o;
+          const float* wk = w + oc0 * KK + (c * g.KH + kh) * g.KW;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            const typename T::V xv = T::load(xr + kw);
+            for (int j = 0; j < NB; ++j) acc[j] = T::fmadd(T::broadcast(wk + j * KK + kw), xv, acc[j]);
+          }
         }
-      }
       for (int j = 0; j < NB; ++j) T::store(out + (oc0 + j) * L + oh * OW + o, acc[j]);
     }
 }
@@ -122,10 +123,99 @@ void weight_grad_all(const float* dy, const float* x, const ConvGeometry& g, boo
   }
 }
 
+#if defined(__AVX512F__)
+// NB channels from oc0 on with the bias, ReLU and 2×2 max pooling applied in registers:
+// each step sums two output rows (2·ph, 2·ph+1) of 16 columns from o on (top and bottom:
+// 2·NB accumulators, each broadcast weight feeding both), in the
+// (kh, kw) order of forward_channels, so the sums have its bits; then max(v + b, 0) as
+// bias_and_fused's select (NaN and -0 give +0) and the maximum of each window, 8 pooled
+// outputs per step. With an argmax (training), the first maximum in the window's order
+// (top-left, top-right, bottom-left, bottom-right) as maxpool2x2_planes picks it: the
+// values are ReLU outputs, never NaN, so the strict comparison alone decides.
+// GCC 12's unmasked max and permutexvar warn of an undefined pass-through (bug 105593):
+// the all-lanes masked forms are the same instructions.
+inline __m512 max16(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
+inline __m512 permute16(__m512i idx, __m512 v) { return _mm512_maskz_permutexvar_ps(0xFFFF, idx, v); }
+
+// One channel's 16 columns of two output rows (sums t and u, without bias) to its up to 8
+// pooled outputs at y (mask out), with their argmax when not null; base: the plane index
+// of t's first column.
+[[gnu::always_inline]] inline void pool_pair(__m512 t, __m512 u, float bias, __mmask16 out, int32_t base, int32_t OW, float* y,
+                      int32_t* argmax) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512 zero = _mm512_setzero_ps(), b = _mm512_set1_ps(bias);
+  t = max16(_mm512_add_ps(t, b), zero);
+  u = max16(_mm512_add_ps(u, b), zero);
+  if (!argmax) {  // each window's maximum of its two columns' maxima, in lanes 0-7
+    const __m512 m = max16(t, u);
+    _mm512_mask_storeu_ps(y, out, max16(permute16(even, m), permute16(odd, m)));
+    return;
+  }
+  // Lanes 0-7 of v[k]: the windows' k-th values (even and odd columns of t, then u).
+  const __m512 v[4] = {permute16(even, t), permute16(odd, t), permute16(even, u), permute16(odd, u)};
+  const __m512i offs[4] = {_mm512_setzero_si512(), _mm512_set1_epi32(1), _mm512_set1_epi32(OW),
+                           _mm512_set1_epi32(OW + 1)};
+  __m512 best = v[0];
+  __m512i at = offs[0];
+  for (int k = 1; k < 4; ++k) {
+    const __mmask16 take = _mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ);
+    best = _mm512_mask_blend_ps(take, best, v[k]);
+    at = _mm512_mask_blend_epi32(take, at, offs[k]);
+  }
+  _mm512_mask_storeu_ps(y, out, best);
+  _mm512_mask_storeu_epi32(argmax, out, _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base), even), at));
+}
+
+// KWc: the kernel's width when known at compile time (3 and 5: unrolled), else 0.
+template <int NB, int KWc>
+void forward_pooled_channels(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t oc0,
+                             float* y, int32_t* argmax) {
+  const int64_t KW = KWc ? KWc : g.KW, OW = g.OW(), PH = g.OH() / 2, PW = OW / 2, KK = g.C * g.KH * KW;
+  for (int64_t ph = 0; ph < PH; ++ph)
+    for (int64_t p0 = 0; p0 < PW; p0 += 8) {
+      const int64_t n = std::min<int64_t>(8, PW - p0), o = 2 * p0;
+      const __mmask16 in = conv_detail::first_lanes(2 * n), out = conv_detail::first_lanes(n);
+      __m512 top[NB], bottom[NB];
+      for (int j = 0; j < NB; ++j) top[j] = bottom[j] = _mm512_setzero_ps();
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          const float* xr = x + (c * g.H + 2 * ph + kh) * g.W + o;
+          const float* wk = w + oc0 * KK + (c * g.KH + kh) * KW;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const __m512 xt = _mm512_maskz_loadu_ps(in, xr + kw), xb = _mm512_maskz_loadu_ps(in, xr + g.W + kw);
+            for (int j = 0; j < NB; ++j) {
+              const __m512 wv = _mm512_set1_ps(wk[j * KK + kw]);
+              top[j] = _mm512_fmadd_ps(wv, xt, top[j]);
+              bottom[j] = _mm512_fmadd_ps(wv, xb, bottom[j]);
+            }
+          }
+        }
+      const int64_t at = oc0 * PH * PW + ph * PW + p0;
+      const auto base = static_cast<int32_t>(2 * ph * OW + o);
+      [&]<int... J>(std::integer_sequence<int, J...>) {  // constant indices keep the sums in registers
+        (pool_pair(top[J], bottom[J], b ? b[oc0 + J] : 0.0f, out, base, static_cast<int32_t>(OW),
+                   y + at + J * PH * PW, argmax ? argmax + at + J * PH * PW : nullptr),
+         ...);
+      }(std::make_integer_sequence<int, NB>{});
+    }
+}
+
+template <int KWc>
+void forward_pooled_all(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y,
+                        int32_t* argmax) {
+  int64_t oc = 0;
+  for (; oc + 8 <= g.OC; oc += 8) forward_pooled_channels<8, KWc>(x, w, b, g, oc, y, argmax);
+  [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
+    ((g.OC - oc == R + 1 ? forward_pooled_channels<R + 1, KWc>(x, w, b, g, oc, y, argmax) : void()), ...);
+  }(std::make_integer_sequence<int, 7>{});
+}
+#endif
+
 }  // namespace
 
 bool direct_conv_applies(const ConvGeometry& g) {
-  return g.C == 1 && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
+  return g.C <= kDirectMaxChannels && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
 }
 
 bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {
@@ -140,8 +230,25 @@ bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, 
   return true;
 }
 
+bool direct_conv_pooled_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y,
+                                int32_t* argmax) {
+#if defined(__AVX512F__)
+  if (!direct_conv_applies(g) || g.OH() < 2) return false;
+  if (g.KW == 3)
+    forward_pooled_all<3>(x, w, b, g, y, argmax);
+  else if (g.KW == 5)
+    forward_pooled_all<5>(x, w, b, g, y, argmax);
+  else
+    forward_pooled_all<0>(x, w, b, g, y, argmax);
+  return true;
+#else
+  (void)x, (void)w, (void)b, (void)g, (void)y, (void)argmax;
+  return false;
+#endif
+}
+
 bool direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry& g, bool accumulate, float* dw) {
-  if (!direct_conv_applies(g)) return false;
+  if (g.C != 1 || !direct_conv_applies(g)) return false;
 #if defined(__AVX512F__)
   if (g.OW() >= 16) {
     weight_grad_all<Lanes16>(dy, x, g, accumulate, dw);
@@ -156,6 +263,9 @@ bool direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry
 
 bool direct_conv_applies(const ConvGeometry&) { return false; }
 bool direct_conv_forward(const float*, const float*, const ConvGeometry&, float*) { return false; }
+bool direct_conv_pooled_forward(const float*, const float*, const float*, const ConvGeometry&, float*, int32_t*) {
+  return false;
+}
 bool direct_conv_weight_grad(const float*, const float*, const ConvGeometry&, bool, float*) { return false; }
 
 #endif
