@@ -112,6 +112,7 @@ struct Lanes8 {
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static void store(float* p, V v, Mask m) { _mm256_maskstore_ps(p, m, v); }
   static Mask first(int64_t n) { return lanes_between(0, n); }
   static float sum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -138,6 +139,7 @@ struct Lanes16 {
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, V v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static Mask first(int64_t n) { return first_lanes(n); }
   static float sum(V v) {  // through memory: GCC 12's 512-to-256 casts and extracts warn (bug 105593)
     alignas(64) float lanes[16];

@@ -20,38 +20,56 @@ using conv_detail::Lanes16;
 #endif
 
 // NB output channels from oc0 on: NB accumulators of one vector of outputs, each input
-// vector loaded once for all of them. A row's last vector ends at the row's end and
-// overlaps the one before it when OW is not a multiple of the width; the overlap is
-// written twice with the same values. (Sharing each broadcast weight among 2 or 3 output
-// vectors, with fewer channels per block, measured slower on Zen 3.)
-template <class T, int NB>
+// vector loaded once for all of them. With AVX-512 a row's last partial vector is masked
+// (a row under 16, as lenet's second layer's 11, takes one vector); with AVX2 (whose
+// masked stores are slow on some CPUs) it ends at the row's end and overlaps the one
+// before it when OW is not a multiple of 8, the overlap written twice with the same
+// values. (Sharing each broadcast weight among 2 or 3 output vectors, with fewer channels
+// per block, measured slower on Zen 3.)
+// KWc: the kernel's width when known at compile time (3 and 5: unrolled), else 0.
+template <class T, int NB, int KWc>
 void forward_channels(const float* x, const float* w, const ConvGeometry& g, int64_t oc0, float* out) {
-  const int64_t OH = g.OH(), OW = g.OW(), L = OH * OW, KK = g.C * g.KH * g.KW;
+  const int64_t KW = KWc ? KWc : g.KW, OH = g.OH(), OW = g.OW(), L = OH * OW, KK = g.C * g.KH * KW;
   for (int64_t oh = 0; oh < OH; ++oh)
     for (int64_t ow = 0; ow < OW; ow += T::width) {
-      const int64_t o = std::min(ow, OW - T::width);
+      constexpr bool masked = T::width == 16;
+      const int64_t o = masked ? ow : std::min(ow, OW - T::width);
+      const typename T::Mask m = T::first(OW - o);
       typename T::V acc[NB];
       for (int j = 0; j < NB; ++j) acc[j] = T::zero();
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t kh = 0; kh < g.KH; ++kh) {
           const float* xr = x + (c * g.H + oh + kh) * g.W + o;
-          const float* wk = w + oc0 * KK + (c * g.KH + kh) * g.KW;
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const typename T::V xv = T::load(xr + kw);
+          const float* wk = w + oc0 * KK + (c * g.KH + kh) * KW;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const typename T::V xv = masked ? T::load(xr + kw, m) : T::load(xr + kw);
             for (int j = 0; j < NB; ++j) acc[j] = T::fmadd(T::broadcast(wk + j * KK + kw), xv, acc[j]);
           }
         }
-      for (int j = 0; j < NB; ++j) T::store(out + (oc0 + j) * L + oh * OW + o, acc[j]);
+      for (int j = 0; j < NB; ++j) {
+        float* at = out + (oc0 + j) * L + oh * OW + o;
+        if constexpr (masked)
+          T::store(at, acc[j], m);
+        else
+          T::store(at, acc[j]);
+      }
     }
+}
+
+template <class T, int KWc>
+void forward_all_kw(const float* x, const float* w, const ConvGeometry& g, float* out) {
+  int64_t oc = 0;
+  for (; oc + 8 <= g.OC; oc += 8) forward_channels<T, 8, KWc>(x, w, g, oc, out);
+  [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
+    ((g.OC - oc == R + 1 ? forward_channels<T, R + 1, KWc>(x, w, g, oc, out) : void()), ...);
+  }(std::make_integer_sequence<int, 7>{});
 }
 
 template <class T>
 void forward_all(const float* x, const float* w, const ConvGeometry& g, float* out) {
-  int64_t oc = 0;
-  for (; oc + 8 <= g.OC; oc += 8) forward_channels<T, 8>(x, w, g, oc, out);
-  [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
-    ((g.OC - oc == R + 1 ? forward_channels<T, R + 1>(x, w, g, oc, out) : void()), ...);
-  }(std::make_integer_sequence<int, 7>{});
+  if (g.KW == 3) return forward_all_kw<T, 3>(x, w, g, out);
+  if (g.KW == 5) return forward_all_kw<T, 5>(x, w, g, out);
+  forward_all_kw<T, 0>(x, w, g, out);
 }
 
 // NB channels from oc0 on, one kernel row at a time: NB·KW accumulators, one per
@@ -215,18 +233,16 @@ void forward_pooled_all(const float* x, const float* w, const float* b, const Co
 }  // namespace
 
 bool direct_conv_applies(const ConvGeometry& g) {
-  return g.C <= kDirectMaxChannels && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
+  return (g.C == 1 || g.C * g.KH * g.KW <= kDirectMaxDepth) && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
 }
 
 bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {
   if (!direct_conv_applies(g)) return false;
 #if defined(__AVX512F__)
-  if (g.OW() >= 16) {
-    forward_all<Lanes16>(x, w, g, out);
-    return true;
-  }
-#endif
+  forward_all<Lanes16>(x, w, g, out);
+#else
   forward_all<Lanes8>(x, w, g, out);
+#endif
   return true;
 }
 

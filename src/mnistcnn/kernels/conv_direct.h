@@ -9,12 +9,14 @@
 
 namespace mnistcnn::kernels {
 
-// Input channels up to which the forward goes direct (Winograd takes 16 and more).
-inline constexpr int64_t kDirectMaxChannels = 8;
+// Products per output (C·KH·KW) up to which a forward of several input channels goes
+// direct: lenet's second layer (54) ran 1.2x faster direct than as columns and gemm,
+// fast99's (8 channels of 5x5: 200) 1.1x slower (Zen 5, batch 64, docs/BENCHMARKS.md).
+inline constexpr int64_t kDirectMaxDepth = 64;
 
-// Whether the direct forward takes this geometry (otherwise: columns and gemm): at most
-// kDirectMaxChannels input channels, stride 1, no padding, output rows of at least 8 and
-// kernels at most 8 wide, on a CPU with AVX2.
+// Whether the direct forward takes this geometry (otherwise: columns and gemm): one input
+// channel or at most kDirectMaxDepth products per output, stride 1, no padding, output
+// rows of at least 8 and kernels at most 8 wide, on a CPU with AVX2.
 bool direct_conv_applies(const ConvGeometry& g);
 
 // One sample: out (OC×OH×OW) = w (OC×C×KH×KW) ⋆ x (C×H×W), without bias, each output
