@@ -127,7 +127,8 @@ void pooled_conv_bench(benchmark::State& state, const ConvGeometry& g) {
   mnistcnn::kernels::maxpool_forward_ref(full.data(), N * g.OC, {g.OH(), g.OW(), 2, 2, 0}, y_ref.data(),
                                          argmax_ref.data());
   int32_t* at = train ? argmax.data() : nullptr;
-  mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data(), Fuse::ReluMaxPool2, at);
+  mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data(), Fuse::ReluMaxPool2,
+                                    at);
   require_close(y, y_ref, "conv2d_forward fused with relu and max pooling");
   for (auto _ : state) {
     mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data(), Fuse::ReluMaxPool2,

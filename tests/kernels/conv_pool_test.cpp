@@ -72,9 +72,9 @@ TEST(ConvKernel, MatchesReferenceOnOddShapes) {
   check_conv_against_reference({.C = 2, .H = 8, .W = 6, .OC = 3, .KH = 2, .KW = 2, .stride = 1, .pad = 1}, 3);
 }
 
-// One input channel, or several with at most 64 products per output; stride 1, no
-// padding: the direct kernels, not columns and gemm (the weight gradient only for one
-// channel). Output rows of 8 and 16 (one vector of AVX2's or AVX-512's), 24, 26, 9, 11
+// One input channel, or (with AVX-512) several with at most 64 products per output;
+// stride 1, no padding: the direct kernels, not columns and gemm (the weight gradient only
+// for one channel). Output rows of 8 and 16 (one vector of AVX2's or AVX-512's), 24, 26, 9, 11
 // and 17 (a last vector masked, or with AVX2 overlapping, in the forward; masked in the
 // weight gradient), kernels 1 to 8 wide, channel counts that are and are not multiples
 // of 8, one sample and several.
@@ -92,8 +92,10 @@ TEST(ConvKernel, DirectMatchesReference) {
       {.C = 4, .H = 10, .W = 23, .OC = 9, .KH = 2, .KW = 7, .stride = 1, .pad = 0},
   };
   for (const auto& g : shapes) {
-#if defined(__AVX2__)
-    EXPECT_TRUE(kernels::direct_conv_applies(g)) << g.OC << "x" << g.KH << "x" << g.KW;
+#if defined(__AVX512F__)
+    EXPECT_TRUE(kernels::direct_conv_applies(g)) << g.C << "x" << g.KH << "x" << g.KW;
+#elif defined(__AVX2__)
+    EXPECT_EQ(kernels::direct_conv_applies(g), g.C == 1) << g.C << "x" << g.KH << "x" << g.KW;
 #endif
     for (int64_t N : {1, 5}) check_conv_against_reference(g, N);
   }

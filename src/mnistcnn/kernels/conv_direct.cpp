@@ -142,14 +142,6 @@ void weight_grad_all(const float* dy, const float* x, const ConvGeometry& g, boo
 }
 
 #if defined(__AVX512F__)
-// NB channels from oc0 on with the bias, ReLU and 2×2 max pooling applied in registers:
-// each step sums two output rows (2·ph, 2·ph+1) of 16 columns from o on (top and bottom:
-// 2·NB accumulators, each broadcast weight feeding both), in the
-// (kh, kw) order of forward_channels, so the sums have its bits; then max(v + b, 0) as
-// bias_and_fused's select (NaN and -0 give +0) and the maximum of each window, 8 pooled
-// outputs per step. With an argmax (training), the first maximum in the window's order
-// (top-left, top-right, bottom-left, bottom-right) as maxpool2x2_planes picks it: the
-// values are ReLU outputs, never NaN, so the strict comparison alone decides.
 // GCC 12's unmasked max and permutexvar warn of an undefined pass-through (bug 105593):
 // the all-lanes masked forms are the same instructions.
 inline __m512 max16(__m512 a, __m512 b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
@@ -158,8 +150,9 @@ inline __m512 permute16(__m512i idx, __m512 v) { return _mm512_maskz_permutexvar
 // One channel's 16 columns of two output rows (sums t and u, without bias) to its up to 8
 // pooled outputs at y (mask out), with their argmax when not null; base: the plane index
 // of t's first column.
-[[gnu::always_inline]] inline void pool_pair(__m512 t, __m512 u, float bias, __mmask16 out, int32_t base, int32_t OW, float* y,
-                      int32_t* argmax) {
+// (Inlined: a call would spill the caller's other accumulators.)
+[[gnu::always_inline]] inline void pool_pair(__m512 t, __m512 u, float bias, __mmask16 out, int32_t base, int32_t OW,
+                                             float* y, int32_t* argmax) {
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512 zero = _mm512_setzero_ps(), b = _mm512_set1_ps(bias);
@@ -185,7 +178,16 @@ inline __m512 permute16(__m512i idx, __m512 v) { return _mm512_maskz_permutexvar
   _mm512_mask_storeu_epi32(argmax, out, _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base), even), at));
 }
 
-// KWc: the kernel's width when known at compile time (3 and 5: unrolled), else 0.
+// NB channels from oc0 on with the bias, ReLU and 2×2 max pooling applied in registers:
+// each step sums two output rows (2·ph, 2·ph+1) of 16 columns from o on (top and bottom:
+// 2·NB accumulators, each broadcast weight feeding both) in the (c, kh, kw) order of
+// forward_channels, so the sums have its bits; then max(v + b, 0), bias_and_fused's
+// select (NaN and -0 give +0), and the maximum of each window, 8 pooled outputs per step.
+// With an argmax (training), the first maximum in the window's order (top-left,
+// top-right, bottom-left, bottom-right), as maxpool2x2_planes picks it: ReLU outputs are
+// never NaN, so the strict comparison alone decides. KWc: the kernel's width when known
+// at compile time (3 and 5: unrolled; as a run-time loop GCC kept the input vectors on
+// the stack), else 0.
 template <int NB, int KWc>
 void forward_pooled_channels(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t oc0,
                              float* y, int32_t* argmax) {
@@ -233,7 +235,12 @@ void forward_pooled_all(const float* x, const float* w, const float* b, const Co
 }  // namespace
 
 bool direct_conv_applies(const ConvGeometry& g) {
-  return (g.C == 1 || g.C * g.KH * g.KW <= kDirectMaxDepth) && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
+#if defined(__AVX512F__)
+  const bool channels = g.C == 1 || g.C * g.KH * g.KW <= kDirectMaxDepth;
+#else  // several channels measured only with 16 lanes (lenet's rows of 11 in one vector)
+  const bool channels = g.C == 1;
+#endif
+  return channels && g.stride == 1 && g.pad == 0 && g.OW() >= 8 && g.KW >= 1 && g.KW <= 8;
 }
 
 bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, float* out) {

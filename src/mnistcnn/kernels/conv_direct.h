@@ -15,8 +15,9 @@ namespace mnistcnn::kernels {
 inline constexpr int64_t kDirectMaxDepth = 64;
 
 // Whether the direct forward takes this geometry (otherwise: columns and gemm): one input
-// channel or at most kDirectMaxDepth products per output, stride 1, no padding, output
-// rows of at least 8 and kernels at most 8 wide, on a CPU with AVX2.
+// channel (on a CPU with AVX2) or, with AVX-512, several with at most kDirectMaxDepth
+// products per output; stride 1, no padding, output rows of at least 8 and kernels at
+// most 8 wide.
 bool direct_conv_applies(const ConvGeometry& g);
 
 // One sample: out (OC×OH×OW) = w (OC×C×KH×KW) ⋆ x (C×H×W), without bias, each output
