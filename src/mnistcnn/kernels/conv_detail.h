@@ -112,7 +112,6 @@ struct Lanes8 {
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static void store(float* p, V v, Mask m) { _mm256_maskstore_ps(p, m, v); }
   static Mask first(int64_t n) { return lanes_between(0, n); }
   static float sum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
