@@ -191,7 +191,7 @@ TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
                                 kernels::Fuse::ReluMaxPool2, fused_at.data());
         EXPECT_EQ(fused_pool, pool) << g.C << "x" << g.H << "x" << g.W << " N " << N;
         EXPECT_EQ(fused_at, pool_at) << g.C << "x" << g.H << "x" << g.W << " N " << N;
-        // Inference keeps no argmax (the first layer's kernel then pools in registers).
+        // Inference keeps no argmax: the same pooled values (the direct kernel pools in registers).
         std::vector<float> inferred(pool.size(), -1.0f);
         kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), inferred.data(),
                                 kernels::Fuse::ReluMaxPool2, nullptr);

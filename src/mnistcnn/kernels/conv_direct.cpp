@@ -56,20 +56,29 @@ void forward_channels(const float* x, const float* w, const ConvGeometry& g, int
     }
 }
 
-template <class T, int KWc>
-void forward_all_kw(const float* x, const float* w, const ConvGeometry& g, float* out) {
-  int64_t oc = 0;
-  for (; oc + 8 <= g.OC; oc += 8) forward_channels<T, 8, KWc>(x, w, g, oc, out);
-  [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
-    ((g.OC - oc == R + 1 ? forward_channels<T, R + 1, KWc>(x, w, g, oc, out) : void()), ...);
-  }(std::make_integer_sequence<int, 7>{});
+// Both forward kernels' dispatch: run(.template operator()<NB, KWc>(oc0)) over the output
+// channels in blocks of 8 and a last block of 1 to 7, with KWc the kernel's width when it
+// is 3 or 5 (unrolled at compile time), else 0 (a run-time loop).
+template <class Run>
+void for_channel_blocks(const ConvGeometry& g, Run&& run) {
+  const auto blocks = [&]<int KWc>() {
+    int64_t oc = 0;
+    for (; oc + 8 <= g.OC; oc += 8) run.template operator()<8, KWc>(oc);
+    [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
+      ((g.OC - oc == R + 1 ? run.template operator()<R + 1, KWc>(oc) : void()), ...);
+    }(std::make_integer_sequence<int, 7>{});
+  };
+  if (g.KW == 3)
+    blocks.template operator()<3>();
+  else if (g.KW == 5)
+    blocks.template operator()<5>();
+  else
+    blocks.template operator()<0>();
 }
 
 template <class T>
 void forward_all(const float* x, const float* w, const ConvGeometry& g, float* out) {
-  if (g.KW == 3) return forward_all_kw<T, 3>(x, w, g, out);
-  if (g.KW == 5) return forward_all_kw<T, 5>(x, w, g, out);
-  forward_all_kw<T, 0>(x, w, g, out);
+  for_channel_blocks(g, [&]<int NB, int KWc>(int64_t oc) { forward_channels<T, NB, KWc>(x, w, g, oc, out); });
 }
 
 // NB channels from oc0 on, one kernel row at a time: NB·KW accumulators, one per
@@ -220,16 +229,6 @@ void forward_pooled_channels(const float* x, const float* w, const float* b, con
       }(std::make_integer_sequence<int, NB>{});
     }
 }
-
-template <int KWc>
-void forward_pooled_all(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y,
-                        int32_t* argmax) {
-  int64_t oc = 0;
-  for (; oc + 8 <= g.OC; oc += 8) forward_pooled_channels<8, KWc>(x, w, b, g, oc, y, argmax);
-  [&]<int... R>(std::integer_sequence<int, R...>) {  // the rest, 1 to 7 channels
-    ((g.OC - oc == R + 1 ? forward_pooled_channels<R + 1, KWc>(x, w, b, g, oc, y, argmax) : void()), ...);
-  }(std::make_integer_sequence<int, 7>{});
-}
 #endif
 
 }  // namespace
@@ -257,12 +256,8 @@ bool direct_conv_pooled_forward(const float* x, const float* w, const float* b, 
                                 int32_t* argmax) {
 #if defined(__AVX512F__)
   if (!direct_conv_applies(g) || g.OH() < 2) return false;
-  if (g.KW == 3)
-    forward_pooled_all<3>(x, w, b, g, y, argmax);
-  else if (g.KW == 5)
-    forward_pooled_all<5>(x, w, b, g, y, argmax);
-  else
-    forward_pooled_all<0>(x, w, b, g, y, argmax);
+  for_channel_blocks(
+      g, [&]<int NB, int KWc>(int64_t oc) { forward_pooled_channels<NB, KWc>(x, w, b, g, oc, y, argmax); });
   return true;
 #else
   (void)x, (void)w, (void)b, (void)g, (void)y, (void)argmax;
