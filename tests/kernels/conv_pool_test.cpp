@@ -11,6 +11,7 @@
 #include "mnistcnn/kernels/conv.h"
 #include "mnistcnn/kernels/activation.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/conv_pooled.h"
 #include "mnistcnn/kernels/conv_strided.h"
 #include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/fuse.h"
@@ -197,6 +198,90 @@ TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
                                 kernels::Fuse::ReluMaxPool2, nullptr);
         EXPECT_EQ(inferred, pool) << g.C << "x" << g.H << "x" << g.W << " N " << N << " without argmax";
       }
+}
+
+// The backward through a fused ReLU and 2×2 pooling, summing over the windows' maxima
+// alone (kernels/conv_pooled.h), against the reference backward of the unpooled gradient
+// (what maxpool_backward and relu_backward give): lenet's and keras-mnist's layers, a
+// padded one, a strided 5x5, odd planes, a patch row of exactly 16 floats and one just
+// over, frozen weights (bias and input gradient only) and no bias; with windows the ReLU
+// kills and zero gradients. Each thread count gives the same bits.
+TEST(ConvKernel, PooledBackwardMatchesTheUnpooledGradient) {
+  const ConvGeometry shapes[] = {
+      {.C = 6, .H = 13, .W = 13, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // lenet conv2
+      {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
+      {.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // keras-mnist conv1
+      {.C = 4, .H = 9, .W = 12, .OC = 5, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
+      {.C = 3, .H = 17, .W = 14, .OC = 7, .KH = 5, .KW = 5, .stride = 2, .pad = 2},
+      {.C = 2, .H = 11, .W = 10, .OC = 3, .KH = 5, .KW = 3, .stride = 1, .pad = 0},    // 3x5 windows' rows odd
+      {.C = 16, .H = 7, .W = 7, .OC = 9, .KH = 3, .KW = 1, .stride = 1, .pad = 0},     // rows of 16 floats
+      {.C = 17, .H = 6, .W = 8, .OC = 4, .KH = 3, .KW = 1, .stride = 1, .pad = 0},     // 17
+  };
+  const int before = omp_get_max_threads();
+  for (const auto& g : shapes) {
+#if defined(__AVX512F__)
+    EXPECT_TRUE(kernels::pooled_backward_applies(g)) << g.C << "x" << g.H << "x" << g.W;
+#endif
+    for (int64_t N : {1, 5, 9}) {
+      const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
+      const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
+      const Tensor b = testing::random_tensor({g.OC}, 3);
+      const int64_t P = N * g.OC, pooled = P * (g.OH() / 2) * (g.OW() / 2), full = P * g.L();
+      const int64_t in = N * g.C * g.H * g.W, K = g.C * g.KH * g.KW;
+      std::vector<float> fwd(static_cast<size_t>(
+          kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
+      std::vector<float> y(static_cast<size_t>(pooled));
+      std::vector<int32_t> argmax(y.size());
+      kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, fwd.data(), y.data(), kernels::Fuse::ReluMaxPool2,
+                              argmax.data());
+      Tensor dy = testing::random_tensor({N, g.OC, g.OH() / 2, g.OW() / 2}, 4);
+      for (int64_t i = 0; i < pooled; i += 5) dy[i] = 0.0f;
+      // Reference: the unpooled gradient through the seven-loop backward.
+      std::vector<float> d(static_cast<size_t>(full));
+      kernels::fused_backward_planes(kernels::Fuse::ReluMaxPool2, dy.data(), y.data(), argmax.data(), P, g.OH(),
+                                     g.OW(), d.data());
+      std::vector<float> dw_ref(static_cast<size_t>(g.OC * K), 0.5f), db_ref(static_cast<size_t>(g.OC), 0.25f),
+          dx_ref(static_cast<size_t>(in));
+      kernels::conv2d_backward_ref(x.data(), d.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
+      std::vector<std::vector<float>> dws, dbs, dxs;
+      for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        std::vector<float> scratch(static_cast<size_t>(
+            kernels::conv2d_backward_scratch(g, N, threads, kernels::Fuse::ReluMaxPool2)));
+        std::vector<float> dw(dw_ref.size(), 0.5f), db(db_ref.size(), 0.25f), dx(dx_ref.size(), 9.0f);
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(), dx.data(),
+                                 kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_LE(testing::worst_mismatch(dw.data(), dw_ref.data(), g.OC * K, 1e-4, 1e-4), 1.0) << g.C << " N " << N;
+        EXPECT_LE(testing::worst_mismatch(db.data(), db_ref.data(), g.OC, 1e-4, 1e-4), 1.0) << g.C << " N " << N;
+        EXPECT_LE(testing::worst_mismatch(dx.data(), dx_ref.data(), in, 1e-4, 1e-5), 1.0) << g.C << " N " << N;
+        dws.push_back(dw);
+        dbs.push_back(db);
+        dxs.push_back(dx);
+        // Frozen weights: bias and input gradients only, the same bits.
+        std::vector<float> db2(db_ref.size(), 0.25f), dx2(dx_ref.size(), -1.0f);
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), nullptr, db2.data(), dx2.data(),
+                                 kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_EQ(db2, db) << g.C << " N " << N;
+        EXPECT_EQ(dx2, dx) << g.C << " N " << N;
+        // No bias, no input gradient: the same weight gradient.
+        std::vector<float> dw2(dw_ref.size(), 0.5f);
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw2.data(), nullptr, nullptr,
+                                 kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_EQ(dw2, dw) << g.C << " N " << N;
+      }
+      omp_set_num_threads(before);
+      for (size_t t = 1; t < dws.size(); ++t) {
+        EXPECT_EQ(dws[t], dws[0]) << g.C << " N " << N << " threads " << t + 1;
+        EXPECT_EQ(dbs[t], dbs[0]) << g.C << " N " << N << " threads " << t + 1;
+        EXPECT_EQ(dxs[t], dxs[0]) << g.C << " N " << N << " threads " << t + 1;
+      }
+    }
+  }
+  // Kernels of other heights, and patch rows over the registers, keep the unpooled path.
+  EXPECT_FALSE(kernels::pooled_backward_applies({1, 28, 28, 8, 4, 4, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_backward_applies({33, 13, 13, 8, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_backward_applies({13, 13, 13, 8, 5, 5, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_backward_applies({4, 2, 2, 8, 3, 3, 1, 0}));  // no window
 }
 
 // Stride 2 or more with channels in multiples of 8: the strided direct kernels. Record's two

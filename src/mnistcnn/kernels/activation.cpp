@@ -15,7 +15,10 @@ void relu_forward(const float* x, float* y, int64_t n) {
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
   parallel_region(n > 65536, [&] {
 #pragma omp for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      const float g = dy[i];  // read either way: a guarded read became a branch per value, not vectors
+      dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
   });
 }
 

@@ -13,6 +13,7 @@
 
 #include "mnistcnn/kernels/conv_detail.h"
 #include "mnistcnn/kernels/conv_direct.h"
+#include "mnistcnn/kernels/conv_pooled.h"
 #include "mnistcnn/kernels/conv_strided.h"
 #include "mnistcnn/kernels/conv_winograd.h"
 #include "mnistcnn/kernels/gemm.h"
@@ -382,6 +383,11 @@ bool strided(const ConvGeometry& g) {
   return algorithm.load(std::memory_order_relaxed) != ConvAlgorithm::Columns && strided_conv_applies(g);
 }
 
+bool pooled(const ConvGeometry& g, Fuse fuse) {
+  return fuse == Fuse::ReluMaxPool2 && algorithm.load(std::memory_order_relaxed) != ConvAlgorithm::Columns &&
+         pooled_backward_applies(g);
+}
+
 }  // namespace
 
 void set_conv_algorithm(ConvAlgorithm a) { algorithm.store(a, std::memory_order_relaxed); }
@@ -497,7 +503,8 @@ void strided_backward(const float* dy, const float* x, const float* w, const Con
 
 }  // namespace
 
-int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads, Fuse fuse) {
+  if (pooled(g, fuse)) return pooled_backward_scratch(g, N, threads);
   if (winograd(g, N)) return winograd_backward_scratch(g, N, threads);
   if (strided(g)) return strided_backward_scratch(g, N, threads);
   return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
@@ -506,6 +513,7 @@ int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
                      float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
                      const int32_t* argmax) {
+  if (pooled(g, fuse) && argmax) return pooled_backward(dy, x, w, g, N, scratch, dw, db, dx, y, argmax);
   if (winograd(g, N)) return winograd_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   if (strided(g)) return strided_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);

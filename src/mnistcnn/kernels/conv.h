@@ -5,7 +5,9 @@
 // A single-channel input skips the columns where kernels/conv_direct.h applies (forward
 // and weight gradient); 3×3 stride-1 layers with 16+ channels in and out use Winograd
 // for batches of enough tiles (kernels/conv_winograd.h); strided layers with channels in
-// multiples of 8 use direct kernels (kernels/conv_strided.h).
+// multiples of 8 use direct kernels (kernels/conv_strided.h). A backward through a fused
+// ReLU and 2×2 max pooling sums over the windows' maxima alone where
+// kernels/conv_pooled.h applies.
 #pragma once
 #include <cstdint>
 
@@ -30,7 +32,8 @@ void im2col(const float* x, const ConvGeometry& g, float* col, int64_t ld);
 void col2im(const float* col, int64_t ld, const ConvGeometry& g, float* dx);
 
 // Which product layers use: Auto takes Winograd where winograd_applies(g, N) and the
-// strided kernels where strided_conv_applies(g); Columns always builds columns (for
+// strided kernels where strided_conv_applies(g), and the pooled backward where
+// pooled_backward_applies(g); Columns always builds columns (for
 // side-by-side benchmarks and tests). Process-wide; set it between calls, not while a
 // convolution runs, and size scratch after setting it.
 enum class ConvAlgorithm { Auto, Columns };
@@ -52,15 +55,18 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
                     int64_t N, float* scratch, float* y, Fuse fuse = Fuse::None,
                     int32_t* argmax = nullptr);
 
-// Floats of scratch conv2d_backward needs for N samples with `threads` threads.
-int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
+// Floats of scratch conv2d_backward needs for N samples with `threads` threads and the
+// fused layers `fuse`.
+int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads, Fuse fuse = Fuse::None);
 // Batch backward from dy and the forward's input x (whose columns it rebuilds one sample
 // at a time). dw (OC×K) and db (OC) accumulate (skipped when null); dx (N×C×H×W) is
 // overwritten (skipped when null). Weight gradients are summed per fixed chunk of samples
 // and the chunks reduced in order, so the result does not depend on the thread count.
 // With a fused forward, y and argmax are its outputs and dy is y's gradient: each
 // sample's passes back through the pooling (maxpool_backward) and the ReLU
-// (relu_backward) first, with the same bits as those layers.
+// (relu_backward) first, with the same bits as those layers; or, where the pooled
+// backward applies (kernels/conv_pooled.h), the gradients sum over the windows' maxima
+// alone, the same up to rounding.
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
                      float* scratch, float* dw, float* db, float* dx, Fuse fuse = Fuse::None,
                      const float* y = nullptr, const int32_t* argmax = nullptr);

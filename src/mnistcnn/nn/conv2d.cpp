@@ -99,7 +99,7 @@ void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   if (fuse_ == kernels::Fuse::ReluMaxPool2 && !argmax_kept_)
     throw Error(spec() + ": backward after an Eval-mode fused forward (inference keeps no pooling argmax)");
   if (dx) dx->resize(x.shape());
-  scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads())});
+  scratch_.resize({kernels::conv2d_backward_scratch(g, x.dim(0), kernels::num_threads(), fuse_)});
   kernels::conv2d_backward(dy.data(), x.data(), weight_.value.data(), g, x.dim(0), scratch_.data(),
                            train_w ? weight_.grad.data() : nullptr, train_b ? bias_.grad.data() : nullptr,
                            dx ? dx->data() : nullptr, fuse_, y.data(), argmax_.data());

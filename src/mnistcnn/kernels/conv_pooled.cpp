@@ -1,0 +1,363 @@
+#include "mnistcnn/kernels/conv_pooled.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "mnistcnn/kernels/conv_detail.h"
+#include "mnistcnn/kernels/parallel.h"
+
+namespace mnistcnn::kernels {
+
+namespace {
+
+using conv_detail::kChunk;
+
+int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
+
+// Sizes shared by the pieces below. Input and input gradient are held channels-last with
+// the padding around them: (H+2P)×(W+2P)×C, so a patch row is R = KW·C contiguous floats
+// and consecutive patch rows are `row` floats apart.
+struct Plan {
+  int64_t C, S, Wp, plane, R, row, OW, PH, PW, windows;
+  explicit Plan(const ConvGeometry& g)
+      : C(g.C),
+        S(g.stride),
+        Wp(g.W + 2 * g.pad),
+        plane((g.H + 2 * g.pad) * Wp * g.C),
+        R(g.KW * g.C),
+        row(Wp * g.C),
+        OW(g.OW()),
+        PH(g.OH() / 2),
+        PW(g.OW() / 2),
+        windows(PH * PW) {}
+  // Where the patch of output position (oh, ow) starts in the channels-last input.
+  int64_t patch(int64_t oh, int64_t ow) const { return (oh * S * Wp + ow * S) * C; }
+};
+
+// Floats per thread: channels-last input and input gradient, and each window's gradient.
+int64_t per_thread_size(const ConvGeometry& g) {
+  const Plan p(g);
+  return 2 * p.plane + g.OC * p.windows;
+}
+
+#if defined(__AVX512F__)
+
+using conv_detail::first_lanes;
+
+// The windows with a gradient, found once per sample. Per output channel, in window
+// order: where its maximum's patch starts and its gradient (for the weight and bias
+// gradients). Per window and position in it (0-3), the channels whose maximum is there,
+// in channel order (for the input gradient), and every channel's gradient per window.
+struct Active {
+  std::vector<int32_t> patch;     // OC × windows, the first count[oc] used
+  std::vector<float> grad;        // OC × windows, beside patch
+  std::vector<int32_t> count;     // OC
+  std::vector<int32_t> at;        // (windows·4 + 1) × OC, the first at_count[w·4 + s] used; the last: no gradient
+  std::vector<int32_t> at_count;  // windows·4 + 1
+  // Per window: the argmax index of its top-left position, and where that position's patch starts.
+  std::vector<int32_t> corner, corner_patch;
+};
+
+// Per window, in vectors of 16: which have a gradient (the ReLU passes a positive maximum,
+// NaN does not, as in relu_backward; a zero gradient adds nothing), and where the maximum
+// is from its index, compressed into the channel's list without a branch per window (the
+// ReLU's verdict is a coin toss to the branch predictor).
+void find_active(const float* dy, const float* y, const int32_t* argmax, const ConvGeometry& g, const Plan& p,
+                 bool by_window, float* window_grad, Active& a) {
+  const int64_t OC = g.OC, P = p.windows;
+  a.patch.resize(static_cast<size_t>(OC * P + 16));
+  a.grad.resize(a.patch.size());
+  a.count.assign(static_cast<size_t>(OC), 0);
+  if (a.corner.size() != static_cast<size_t>(P)) {
+    a.corner.resize(static_cast<size_t>(P));
+    a.corner_patch.resize(static_cast<size_t>(P));
+  }
+  for (int64_t w = 0; w < P; ++w) {
+    const int64_t oh = 2 * (w / p.PW), ow = 2 * (w % p.PW);
+    a.corner[static_cast<size_t>(w)] = static_cast<int32_t>(oh * p.OW + ow);
+    a.corner_patch[static_cast<size_t>(w)] = static_cast<int32_t>(p.patch(oh, ow));
+  }
+  const int64_t slots = P * 4;
+  if (by_window) {
+    a.at.resize(static_cast<size_t>((slots + 1) * OC));
+    a.at_count.assign(static_cast<size_t>(slots + 1), 0);
+  }
+  const __m512i ow_v = _mm512_set1_epi32(static_cast<int32_t>(p.OW));
+  const __m512i down = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.row)), right = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.C));
+  const __m512i lane4 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(4));
+  alignas(64) int32_t slot_of[16];
+  for (int64_t oc = 0; oc < OC; ++oc) {
+    int32_t n = 0;
+    for (int64_t w0 = 0; w0 < P; w0 += 16) {
+      const int64_t i = oc * P + w0;
+      const __mmask16 m = first_lanes(P - w0);
+      const __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
+      const __mmask16 has = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(),
+                                                    _CMP_GT_OQ) &
+                            _mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      _mm512_mask_storeu_ps(window_grad + i, m, _mm512_maskz_mov_ps(has, d));
+      // The maximum's offset from the window's corner: 0, 1, OW or OW + 1.
+      const __m512i delta = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, argmax + i),
+                                             _mm512_maskz_loadu_epi32(m, a.corner.data() + w0));
+      const __mmask16 lower = _mm512_cmpge_epi32_mask(delta, ow_v);
+      const __m512i sx = _mm512_mask_sub_epi32(delta, lower, delta, ow_v);  // 0 or 1
+      __m512i patch = _mm512_maskz_loadu_epi32(m, a.corner_patch.data() + w0);
+      patch = _mm512_mask_add_epi32(patch, lower, patch, down);
+      patch = _mm512_add_epi32(patch, _mm512_mullo_epi32(sx, right));
+      _mm512_mask_compressstoreu_epi32(a.patch.data() + oc * P + n, has, patch);
+      _mm512_mask_compressstoreu_ps(a.grad.data() + oc * P + n, has, d);
+      n += static_cast<int32_t>(__builtin_popcount(has));
+      if (by_window) {
+        // slot = window·4 + position, or the last slot (never read) for no gradient
+        __m512i slot = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(w0 * 4)), lane4), sx);
+        slot = _mm512_mask_add_epi32(slot, lower, slot, _mm512_set1_epi32(2));
+        slot = _mm512_mask_mov_epi32(_mm512_set1_epi32(static_cast<int32_t>(slots)), has, slot);
+        _mm512_store_si512(slot_of, slot);
+        for (int64_t l = 0; l < std::min<int64_t>(16, P - w0); ++l) {
+          const int32_t s = slot_of[l], k = a.at_count[static_cast<size_t>(s)];
+          a.at[static_cast<size_t>(s * OC + k)] = static_cast<int32_t>(oc);
+          a.at_count[static_cast<size_t>(s)] = k + (s != slots);  // the last slot keeps one
+        }
+      }
+    }
+    a.count[static_cast<size_t>(oc)] = n;
+  }
+}
+
+// Vector v of a patch row: full, or the row's last and masked.
+template <int NV>
+inline __m512 load_part(const float* p, int v, __mmask16 last) {
+  return v == NV - 1 ? _mm512_maskz_loadu_ps(last, p + 16 * v) : _mm512_loadu_ps(p + 16 * v);
+}
+template <int NV>
+inline void store_part(float* p, int v, __mmask16 last, __m512 x) {
+  if (v == NV - 1)
+    _mm512_mask_storeu_ps(p + 16 * v, last, x);
+  else
+    _mm512_storeu_ps(p + 16 * v, x);
+}
+
+// One sample's weight and bias gradients into the chunk partials pdw (OC × KH × R, the
+// weights channels-last) and pdb: each channel's KH×R sums in registers over its windows.
+template <int KH, int NV>
+void weight_grad(const Active& a, const float* xp, const ConvGeometry& g, const Plan& p, bool first, float* pdw,
+                 float* pdb) {
+  const __mmask16 last = first_lanes(p.R - 16 * (NV - 1));
+  for (int64_t oc = 0; oc < g.OC; ++oc) {
+    float* out = pdw + oc * KH * p.R;
+    __m512 acc[KH][NV];
+    for (int ky = 0; ky < KH; ++ky)
+      for (int v = 0; v < NV; ++v)
+        acc[ky][v] = first ? _mm512_setzero_ps() : load_part<NV>(out + ky * p.R, v, last);
+    float bias = first ? 0.0f : pdb[oc];
+    const int32_t* patch = a.patch.data() + oc * p.windows;
+    const float* grad = a.grad.data() + oc * p.windows;
+    for (int32_t k = 0; k < a.count[static_cast<size_t>(oc)]; ++k) {
+      const float* base = xp + patch[k];
+      const __m512 d = _mm512_set1_ps(grad[k]);
+      bias += grad[k];
+      for (int ky = 0; ky < KH; ++ky)
+        for (int v = 0; v < NV; ++v)
+          acc[ky][v] = _mm512_fmadd_ps(d, load_part<NV>(base + ky * p.row, v, last), acc[ky][v]);
+    }
+    for (int ky = 0; ky < KH; ++ky)
+      for (int v = 0; v < NV; ++v) store_part<NV>(out + ky * p.R, v, last, acc[ky][v]);
+    pdb[oc] = bias;
+  }
+}
+
+// Bias gradient alone (frozen weights).
+void bias_grad(const Active& a, const ConvGeometry& g, const Plan& p, bool first, float* pdb) {
+  for (int64_t oc = 0; oc < g.OC; ++oc) {
+    float bias = first ? 0.0f : pdb[oc];
+    const float* grad = a.grad.data() + oc * p.windows;
+    for (int32_t k = 0; k < a.count[static_cast<size_t>(oc)]; ++k) bias += grad[k];
+    pdb[oc] = bias;
+  }
+}
+
+// One sample's input gradient, channels-last, into dxp (zeroed here): per window and
+// position in it, the sum over the channels whose maximum is there of gradient × weights
+// (wp: OC × KH × R, channels-last) in registers, added onto that position's patch once.
+template <int KH, int NV>
+void input_grad(const Active& a, const float* window_grad, const float* wp, const ConvGeometry& g, const Plan& p,
+                float* dxp) {
+  std::memset(dxp, 0, sizeof(float) * static_cast<size_t>(p.plane));
+  const __mmask16 last = first_lanes(p.R - 16 * (NV - 1));
+  for (int64_t w = 0; w < p.windows; ++w) {
+    const int64_t oh0 = 2 * (w / p.PW), ow0 = 2 * (w % p.PW);
+    for (int64_t s = 0; s < 4; ++s) {
+      const int64_t slot = w * 4 + s;
+      const int32_t n = a.at_count[static_cast<size_t>(slot)];
+      if (n == 0) continue;
+      const int32_t* channels = a.at.data() + slot * g.OC;
+      __m512 acc[KH][NV];
+      for (int ky = 0; ky < KH; ++ky)
+        for (int v = 0; v < NV; ++v) acc[ky][v] = _mm512_setzero_ps();
+      for (int32_t k = 0; k < n; ++k) {
+        const int64_t oc = channels[k];
+        const __m512 d = _mm512_set1_ps(window_grad[oc * p.windows + w]);
+        const float* wo = wp + oc * KH * p.R;
+        for (int ky = 0; ky < KH; ++ky)
+          for (int v = 0; v < NV; ++v)
+            acc[ky][v] = _mm512_fmadd_ps(d, load_part<NV>(wo + ky * p.R, v, last), acc[ky][v]);
+      }
+      float* base = dxp + p.patch(oh0 + s / 2, ow0 + s % 2);
+      for (int ky = 0; ky < KH; ++ky)
+        for (int v = 0; v < NV; ++v) {
+          float* at = base + ky * p.row;
+          store_part<NV>(at, v, last, _mm512_add_ps(load_part<NV>(at, v, last), acc[ky][v]));
+        }
+    }
+  }
+}
+
+// The kernels for this geometry's KH and vectors per patch row, or null.
+struct Kernels {
+  void (*weight)(const Active&, const float*, const ConvGeometry&, const Plan&, bool, float*, float*) = nullptr;
+  void (*input)(const Active&, const float*, const float*, const ConvGeometry&, const Plan&, float*) = nullptr;
+};
+
+template <int KH, int NV>
+Kernels kernels_for() {
+  return {&weight_grad<KH, NV>, &input_grad<KH, NV>};
+}
+
+Kernels select(const ConvGeometry& g) {
+  const int64_t nv = (g.KW * g.C + 15) / 16;
+  if (g.KH == 3) {
+    switch (nv) {
+      case 1: return kernels_for<3, 1>();
+      case 2: return kernels_for<3, 2>();
+      case 3: return kernels_for<3, 3>();
+      case 4: return kernels_for<3, 4>();
+      case 5: return kernels_for<3, 5>();
+      case 6: return kernels_for<3, 6>();
+      default: return {};
+    }
+  }
+  if (g.KH == 5) {
+    switch (nv) {
+      case 1: return kernels_for<5, 1>();
+      case 2: return kernels_for<5, 2>();
+      case 3: return kernels_for<5, 3>();
+      case 4: return kernels_for<5, 4>();
+      default: return {};
+    }
+  }
+  return {};
+}
+
+#endif  // __AVX512F__
+
+// x (C×H×W) -> xp, channels-last inside its zero border (which the caller zeroed).
+void to_channels_last(const float* x, const ConvGeometry& g, const Plan& p, float* xp) {
+  if (g.C == 1 && g.pad == 0) {
+    std::memcpy(xp, x, sizeof(float) * static_cast<size_t>(g.H * g.W));
+    return;
+  }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      const float* src = x + (c * g.H + ih) * g.W;
+      float* dst = xp + ((ih + g.pad) * p.Wp + g.pad) * g.C + c;
+      for (int64_t iw = 0; iw < g.W; ++iw) dst[iw * g.C] = src[iw];
+    }
+}
+
+// The inverse, dropping the border: dx (C×H×W) from dxp.
+void from_channels_last(const float* dxp, const ConvGeometry& g, const Plan& p, float* dx) {
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      const float* src = dxp + ((ih + g.pad) * p.Wp + g.pad) * g.C + c;
+      float* dst = dx + (c * g.H + ih) * g.W;
+      for (int64_t iw = 0; iw < g.W; ++iw) dst[iw] = src[iw * g.C];
+    }
+}
+
+}  // namespace
+
+bool pooled_backward_applies(const ConvGeometry& g) {
+#if defined(__AVX512F__)
+  const Plan p(g);
+  return p.windows > 0 && p.plane < (int64_t{1} << 30) && select(g).weight != nullptr;
+#else
+  (void)g;
+  return false;
+#endif
+}
+
+int64_t pooled_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+  const int64_t weights = g.OC * g.KH * g.KW * g.C;
+  return chunks(N) * (weights + g.OC) + weights + static_cast<int64_t>(threads) * per_thread_size(g);
+}
+
+void pooled_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
+                     float* scratch, float* dw, float* db, float* dx, const float* y, const int32_t* argmax) {
+#if defined(__AVX512F__)
+  const Plan p(g);
+  const Kernels k = select(g);
+  const int64_t OC = g.OC, KK = g.KH * g.KW, weights = OC * g.KH * p.R, n_chunks = chunks(N);
+  const int64_t in_size = g.C * g.H * g.W, out_size = OC * p.windows;
+  float* part_dw = scratch;                           // n_chunks × OC × KH × R
+  float* part_db = part_dw + n_chunks * weights;      // n_chunks × OC
+  float* wp = part_db + n_chunks * OC;                // OC × KH × R, when dx
+  float* per_thread = wp + weights;
+  parallel_region(true, [&] {
+    if (dx) {
+#pragma omp for schedule(static)
+      for (int64_t oc = 0; oc < OC; ++oc)
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t ky = 0; ky < g.KH; ++ky)
+            for (int64_t kx = 0; kx < g.KW; ++kx)
+              wp[(oc * g.KH + ky) * p.R + kx * g.C + c] = w[oc * g.C * KK + c * KK + ky * g.KW + kx];
+    }
+    float* xp = per_thread + static_cast<int64_t>(omp_get_thread_num()) * per_thread_size(g);
+    float* dxp = xp + p.plane;
+    float* window_grad = dxp + p.plane;
+    if (dw) std::memset(xp, 0, sizeof(float) * static_cast<size_t>(p.plane));  // the border stays zero
+    thread_local Active active;
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c)
+      for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
+        const bool first = n == c * kChunk;
+        find_active(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, dx != nullptr, window_grad,
+                    active);
+        if (dw) {
+          to_channels_last(x + n * in_size, g, p, xp);
+          k.weight(active, xp, g, p, first, part_dw + c * weights, part_db + c * OC);
+        } else if (db) {
+          bias_grad(active, g, p, first, part_db + c * OC);
+        }
+        if (dx) {
+          k.input(active, window_grad, wp, g, p, dxp);
+          from_channels_last(dxp, g, p, dx + n * in_size);
+        }
+      }
+    // Chunk partials summed in chunk order, back to OC×C×KH×KW.
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int64_t oc = 0; oc < OC; ++oc)
+        for (int64_t ky = 0; ky < g.KH; ++ky)
+          for (int64_t kx = 0; kx < g.KW; ++kx)
+            for (int64_t ch = 0; ch < g.C; ++ch) {
+              const int64_t i = (oc * g.KH + ky) * p.R + kx * g.C + ch;
+              float s = 0.0f;
+              for (int64_t c = 0; c < n_chunks; ++c) s += part_dw[c * weights + i];
+              dw[oc * g.C * KK + ch * KK + ky * g.KW + kx] += s;
+            }
+    }
+    if (db) {
+#pragma omp single
+      conv_detail::add_chunk_partials(part_db, n_chunks, OC, db);
+    }
+  });
+#else
+  (void)dy, (void)x, (void)w, (void)g, (void)N, (void)scratch, (void)dw, (void)db, (void)dx, (void)y, (void)argmax;
+#endif
+}
+
+}  // namespace mnistcnn::kernels
