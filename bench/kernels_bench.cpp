@@ -13,6 +13,7 @@
 
 #include "mnistcnn/core/rng.h"
 #include "mnistcnn/kernels/conv.h"
+#include "mnistcnn/kernels/fuse.h"
 #include "mnistcnn/kernels/gemm.h"
 #include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/kernels/pool.h"
@@ -140,6 +141,56 @@ void pooled_conv_bench(benchmark::State& state, const ConvGeometry& g) {
                                                  benchmark::Counter::kIs1000);
 }
 
+// The backward through the fused ReLU and 2×2 max pooling, from the pooled gradient, as
+// training runs it: range(1) = 0 takes what Auto takes (the windows' maxima alone, where
+// kernels/conv_pooled.h applies), 1 the unpooled gradient written whole, then columns and
+// gemm (or the direct weight gradient of a first layer). A first layer computes no dx.
+void pooled_backward_bench(benchmark::State& state, const ConvGeometry& g) {
+  using mnistcnn::kernels::ConvAlgorithm;
+  using mnistcnn::kernels::Fuse;
+  const int64_t N = state.range(0), P = N * g.OC, out = P * (g.OH() / 2) * (g.OW() / 2), K = g.K();
+  const bool columns = state.range(1) == 1;
+  state.SetLabel(columns ? "unpooled, columns" : "auto");
+  const auto x = random_vec(static_cast<size_t>(N * g.C * g.H * g.W), 1);
+  const auto w = random_vec(static_cast<size_t>(g.OC * K), 2), b = random_vec(static_cast<size_t>(g.OC), 3);
+  const auto dy = random_vec(static_cast<size_t>(out), 4);
+  std::vector<float> fwd(static_cast<size_t>(
+      mnistcnn::kernels::conv2d_forward_scratch(g, mnistcnn::kernels::num_threads(), Fuse::ReluMaxPool2)));
+  std::vector<float> y(static_cast<size_t>(out)), d(static_cast<size_t>(P * g.L()));
+  std::vector<int32_t> argmax(y.size());
+  mnistcnn::kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, fwd.data(), y.data(), Fuse::ReluMaxPool2,
+                                    argmax.data());
+  mnistcnn::kernels::fused_backward_planes(Fuse::ReluMaxPool2, dy.data(), y.data(), argmax.data(), P, g.OH(), g.OW(),
+                                           d.data());
+  std::vector<float> dw(static_cast<size_t>(g.OC * K)), db(static_cast<size_t>(g.OC)), dx(x.size());
+  std::vector<float> dw_ref(dw.size()), db_ref(db.size()), dx_ref(dx.size());
+  mnistcnn::kernels::conv2d_backward_ref(x.data(), d.data(), w.data(), g, N, dw_ref.data(), db_ref.data(),
+                                         dx_ref.data());
+  mnistcnn::kernels::set_conv_algorithm(columns ? ConvAlgorithm::Columns : ConvAlgorithm::Auto);
+  std::vector<float> scratch(static_cast<size_t>(mnistcnn::kernels::conv2d_backward_scratch(
+      g, N, mnistcnn::kernels::num_threads(), Fuse::ReluMaxPool2)));
+  float* dx_or_null = g.C == 1 ? nullptr : dx.data();
+  mnistcnn::kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(),
+                                     dx_or_null, Fuse::ReluMaxPool2, y.data(), argmax.data());
+  require_close(dw, dw_ref, "pooled backward dw");
+  require_close(db, db_ref, "pooled backward db");
+  if (dx_or_null) require_close(dx, dx_ref, "pooled backward dx");
+  for (auto _ : state) {
+    mnistcnn::kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(),
+                                       dx_or_null, Fuse::ReluMaxPool2, y.data(), argmax.data());
+    benchmark::ClobberMemory();
+  }
+  // The dense products' count (dW, and dx but for a first layer), as conv_bench: a rate to compare the two ways.
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * N * g.OC * g.L() * K * (g.C == 1 ? 1 : 2),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  mnistcnn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
+}
+
+void BM_Conv1BackwardPooled(benchmark::State& s) { pooled_backward_bench(s, kConv1); }
+void BM_Conv2BackwardPooled(benchmark::State& s) { pooled_backward_bench(s, kConv2); }
+void BM_LenetConv1BackwardPooled(benchmark::State& s) { pooled_backward_bench(s, kLenetConv1); }
+void BM_LenetConv2BackwardPooled(benchmark::State& s) { pooled_backward_bench(s, kLenetConv2); }
 void BM_Conv1ForwardPooled(benchmark::State& s) { pooled_conv_bench(s, kConv1); }
 void BM_LenetConv1ForwardPooled(benchmark::State& s) { pooled_conv_bench(s, kLenetConv1); }
 void BM_LenetConv2ForwardPooled(benchmark::State& s) { pooled_conv_bench(s, kLenetConv2); }
@@ -166,6 +217,10 @@ BENCHMARK(BM_Conv1ForwardPooled)->Args({256, 0})->Args({256, 1})->UseRealTime();
 BENCHMARK(BM_LenetConv1ForwardPooled)->Args({256, 0})->Args({256, 1})->UseRealTime();
 BENCHMARK(BM_LenetConv2ForwardPooled)->Args({256, 0})->Args({256, 1})->UseRealTime();
 BENCHMARK(BM_Conv1Backward)->Arg(32)->UseRealTime();
+BENCHMARK(BM_Conv1BackwardPooled)->Args({32, 0})->Args({32, 1})->UseRealTime();
+BENCHMARK(BM_Conv2BackwardPooled)->Args({32, 0})->Args({32, 1})->UseRealTime();
+BENCHMARK(BM_LenetConv1BackwardPooled)->Args({64, 0})->Args({64, 1})->UseRealTime();
+BENCHMARK(BM_LenetConv2BackwardPooled)->Args({64, 0})->Args({64, 1})->UseRealTime();
 BENCHMARK(BM_LenetConv1Forward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_LenetConv1Backward)->Arg(64)->UseRealTime();
 BENCHMARK(BM_Conv2Forward)->Args({32, 0})->Args({32, 1})->Args({256, 0})->Args({256, 1})->UseRealTime();

@@ -202,18 +202,17 @@ TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
 
 // The backward through a fused ReLU and 2×2 pooling, summing over the windows' maxima
 // alone (kernels/conv_pooled.h), against the reference backward of the unpooled gradient
-// (what maxpool_backward and relu_backward give): lenet's and keras-mnist's layers, a
-// padded one, a strided 5x5, odd planes, a patch row of exactly 16 floats and one just
-// over, frozen weights (bias and input gradient only) and no bias; with windows the ReLU
+// (what maxpool_backward and relu_backward give): lenet's and keras-mnist's second
+// layers, a padded one, a strided 5x5, odd planes, a patch row of exactly 16 floats and
+// one just over, frozen weights (bias and input gradient only) and no bias; with windows the ReLU
 // kills and zero gradients. Each thread count gives the same bits.
 TEST(ConvKernel, PooledBackwardMatchesTheUnpooledGradient) {
   const ConvGeometry shapes[] = {
       {.C = 6, .H = 13, .W = 13, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // lenet conv2
       {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
-      {.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // keras-mnist conv1
-      {.C = 4, .H = 9, .W = 12, .OC = 5, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
-      {.C = 3, .H = 17, .W = 14, .OC = 7, .KH = 5, .KW = 5, .stride = 2, .pad = 2},
-      {.C = 2, .H = 11, .W = 10, .OC = 3, .KH = 5, .KW = 3, .stride = 1, .pad = 0},    // 3x5 windows' rows odd
+      {.C = 8, .H = 9, .W = 12, .OC = 5, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
+      {.C = 4, .H = 17, .W = 14, .OC = 7, .KH = 5, .KW = 5, .stride = 2, .pad = 2},
+      {.C = 6, .H = 11, .W = 10, .OC = 3, .KH = 5, .KW = 3, .stride = 1, .pad = 0},    // 3x5 windows' rows odd
       {.C = 16, .H = 7, .W = 7, .OC = 9, .KH = 3, .KW = 1, .stride = 1, .pad = 0},     // rows of 16 floats
       {.C = 17, .H = 6, .W = 8, .OC = 4, .KH = 3, .KW = 1, .stride = 1, .pad = 0},     // 17
   };
@@ -277,8 +276,11 @@ TEST(ConvKernel, PooledBackwardMatchesTheUnpooledGradient) {
       }
     }
   }
-  // Kernels of other heights, and patch rows over the registers, keep the unpooled path.
-  EXPECT_FALSE(kernels::pooled_backward_applies({1, 28, 28, 8, 4, 4, 1, 0}));
+  // Kernels of other heights, patch rows under a vector (keras-mnist's first layer) or over
+  // the registers keep the unpooled path.
+  EXPECT_FALSE(kernels::pooled_backward_applies({1, 28, 28, 32, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_backward_applies({5, 13, 13, 8, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_backward_applies({8, 28, 28, 8, 4, 4, 1, 0}));
   EXPECT_FALSE(kernels::pooled_backward_applies({33, 13, 13, 8, 3, 3, 1, 0}));
   EXPECT_FALSE(kernels::pooled_backward_applies({13, 13, 13, 8, 5, 5, 1, 0}));
   EXPECT_FALSE(kernels::pooled_backward_applies({4, 2, 2, 8, 3, 3, 1, 0}));  // no window

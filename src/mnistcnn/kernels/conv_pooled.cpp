@@ -252,38 +252,48 @@ Kernels select(const ConvGeometry& g) {
   return {};
 }
 
-#endif  // __AVX512F__
-
-// x (C×H×W) -> xp, channels-last inside its zero border (which the caller zeroed).
-void to_channels_last(const float* x, const ConvGeometry& g, const Plan& p, float* xp) {
-  if (g.C == 1 && g.pad == 0) {
-    std::memcpy(xp, x, sizeof(float) * static_cast<size_t>(g.H * g.W));
-    return;
-  }
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ih = 0; ih < g.H; ++ih) {
-      const float* src = x + (c * g.H + ih) * g.W;
-      float* dst = xp + ((ih + g.pad) * p.Wp + g.pad) * g.C + c;
-      for (int64_t iw = 0; iw < g.W; ++iw) dst[iw * g.C] = src[iw];
+// x (C×H×W) -> xp, channels-last inside its zero border (which the caller zeroed): each
+// row of W·C floats gathered 16 at a time (from[j]: where float j of a row comes from,
+// relative to the row's first input; strided scalar stores took most of the time here).
+void to_channels_last(const float* x, const ConvGeometry& g, const Plan& p, const int32_t* from, float* xp) {
+  const int64_t n = g.W * g.C;
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    const float* src = x + ih * g.W;
+    float* dst = xp + ((ih + g.pad) * p.Wp + g.pad) * g.C;
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 m = first_lanes(n - j);
+      const __m512i at = _mm512_maskz_loadu_epi32(m, from + j);
+      _mm512_mask_storeu_ps(dst + j, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, at, src, 4));
     }
+  }
 }
 
-// The inverse, dropping the border: dx (C×H×W) from dxp.
+// The inverse, dropping the border: dx (C×H×W) from dxp, each row of W gathered C apart.
 void from_channels_last(const float* dxp, const ConvGeometry& g, const Plan& p, float* dx) {
+  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int32_t>(g.C)));
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t ih = 0; ih < g.H; ++ih) {
       const float* src = dxp + ((ih + g.pad) * p.Wp + g.pad) * g.C + c;
       float* dst = dx + (c * g.H + ih) * g.W;
-      for (int64_t iw = 0; iw < g.W; ++iw) dst[iw] = src[iw * g.C];
+      for (int64_t iw = 0; iw < g.W; iw += 16) {
+        const __mmask16 m = first_lanes(g.W - iw);
+        _mm512_mask_storeu_ps(dst + iw, m,
+                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, step, src + iw * g.C, 4));
+      }
     }
 }
+
+#endif  // __AVX512F__
 
 }  // namespace
 
 bool pooled_backward_applies(const ConvGeometry& g) {
 #if defined(__AVX512F__)
   const Plan p(g);
-  return p.windows > 0 && p.plane < (int64_t{1} << 30) && select(g).weight != nullptr;
+  // Patch rows under one vector (a first layer's 3 or 5 floats) measured slower than the
+  // unpooled gradient and the direct weight gradient (docs/BENCHMARKS.md).
+  return p.R >= 16 && p.windows > 0 && p.plane < (int64_t{1} << 30) && select(g).weight != nullptr;
 #else
   (void)g;
   return false;
@@ -320,6 +330,9 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
     float* window_grad = dxp + p.plane;
     if (dw) std::memset(xp, 0, sizeof(float) * static_cast<size_t>(p.plane));  // the border stays zero
     thread_local Active active;
+    thread_local std::vector<int32_t> from;  // to_channels_last's gather indices
+    from.resize(static_cast<size_t>(g.W * g.C));
+    for (int64_t j = 0; j < g.W * g.C; ++j) from[static_cast<size_t>(j)] = static_cast<int32_t>((j % g.C) * g.H * g.W + j / g.C);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c)
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
@@ -327,7 +340,7 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
         find_active(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, dx != nullptr, window_grad,
                     active);
         if (dw) {
-          to_channels_last(x + n * in_size, g, p, xp);
+          to_channels_last(x + n * in_size, g, p, from.data(), xp);
           k.weight(active, xp, g, p, first, part_dw + c * weights, part_db + c * OC);
         } else if (db) {
           bias_grad(active, g, p, first, part_db + c * OC);

@@ -12,8 +12,8 @@
 namespace mnistcnn::kernels {
 
 // Whether pooled_backward takes this geometry: AVX-512, kernels of 3 or 5 rows whose
-// patch rows (KW·C floats) fit the registers (3 rows of up to 96 floats, 5 of up to 64),
-// and at least one pooling window.
+// patch rows (KW·C floats) fill at least one vector and fit the registers (3 rows of 16
+// to 96 floats, 5 of 16 to 64), and at least one pooling window.
 bool pooled_backward_applies(const ConvGeometry& g);
 
 // Floats of scratch pooled_backward needs for N samples with `threads` threads.
