@@ -1,6 +1,8 @@
 // Layers run inside the pass of the layer before them (a convolution or batch norm), on
 // each plane of its output while that is in cache: nothing, a ReLU, or a ReLU then 2×2
-// max pooling with stride 2. The results have the same bits as the layers run one by one.
+// max pooling with stride 2. The results have the same bits as the layers run one by one
+// (a convolution's backward through them may instead sum over the windows' maxima alone,
+// kernels/conv_pooled.h: the same gradients up to rounding).
 #pragma once
 #include <cstdint>
 
