@@ -350,18 +350,26 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
           from_channels_last(dxp, g, p, dx + n * in_size);
         }
       }
-    // Chunk partials summed in chunk order, back to OC×C×KH×KW.
+    // Chunk partials summed in chunk order into the first chunk's, in blocks across the
+    // elements so that the additions run in vector lanes (one element at a time, strided
+    // by the chunks, took a sixth of this function's own time), then back to OC×C×KH×KW.
     if (dw) {
+      constexpr int64_t kBlock = 256;
+#pragma omp for schedule(static)
+      for (int64_t i0 = 0; i0 < weights; i0 += kBlock) {
+        const int64_t m = std::min(kBlock, weights - i0);
+        float* __restrict sum = part_dw + i0;
+        for (int64_t c = 1; c < n_chunks; ++c) {
+          const float* __restrict part = part_dw + c * weights + i0;
+          for (int64_t i = 0; i < m; ++i) sum[i] += part[i];
+        }
+      }
 #pragma omp for schedule(static)
       for (int64_t oc = 0; oc < OC; ++oc)
         for (int64_t ky = 0; ky < g.KH; ++ky)
           for (int64_t kx = 0; kx < g.KW; ++kx)
-            for (int64_t ch = 0; ch < g.C; ++ch) {
-              const int64_t i = (oc * g.KH + ky) * p.R + kx * g.C + ch;
-              float s = 0.0f;
-              for (int64_t c = 0; c < n_chunks; ++c) s += part_dw[c * weights + i];
-              dw[oc * g.C * KK + ch * KK + ky * g.KW + kx] += s;
-            }
+            for (int64_t ch = 0; ch < g.C; ++ch)
+              dw[oc * g.C * KK + ch * KK + ky * g.KW + kx] += part_dw[(oc * g.KH + ky) * p.R + kx * g.C + ch];
     }
     if (db) {
 #pragma omp single
