@@ -112,7 +112,9 @@ void find_active(const float* dy, const float* y, const int32_t* argmax, const C
       _mm512_mask_compressstoreu_ps(a.grad.data() + oc * P + n, has, d);
       n += static_cast<int32_t>(__builtin_popcount(has));
       if (by_window) {
-        // slot = window·4 + position, or the last slot (never read) for no gradient
+        // slot = window·4 + position, or the last slot (never read) for no gradient: 16
+        // iterations always (a loop over the windows with a gradient alone mispredicted its
+        // end and measured 1.1x slower on lenet's second layer)
         __m512i slot = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(w0 * 4)), lane4), sx);
         slot = _mm512_mask_add_epi32(slot, lower, slot, _mm512_set1_epi32(2));
         slot = _mm512_mask_mov_epi32(_mm512_set1_epi32(static_cast<int32_t>(slots)), has, slot);
@@ -268,18 +270,19 @@ void to_channels_last(const float* x, const ConvGeometry& g, const Plan& p, cons
   }
 }
 
-// The inverse, dropping the border: dx (C×H×W) from dxp, each row of W gathered C apart.
+// The inverse, dropping the border: dx (C×H×W) from dxp, gathered C apart: each plane
+// whole in vectors of 16 without a border, else row by row.
 void from_channels_last(const float* dxp, const ConvGeometry& g, const Plan& p, float* dx) {
   const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32(static_cast<int32_t>(g.C)));
+  const int64_t rows = g.pad == 0 ? 1 : g.H, row = g.pad == 0 ? g.H * g.W : g.W;
   for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ih = 0; ih < g.H; ++ih) {
+    for (int64_t ih = 0; ih < rows; ++ih) {
       const float* src = dxp + ((ih + g.pad) * p.Wp + g.pad) * g.C + c;
-      float* dst = dx + (c * g.H + ih) * g.W;
-      for (int64_t iw = 0; iw < g.W; iw += 16) {
-        const __mmask16 m = first_lanes(g.W - iw);
-        _mm512_mask_storeu_ps(dst + iw, m,
-                              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, step, src + iw * g.C, 4));
+      float* dst = dx + c * g.H * g.W + ih * row;
+      for (int64_t i = 0; i < row; i += 16) {
+        const __mmask16 m = first_lanes(row - i);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, step, src + i * g.C, 4));
       }
     }
 }
