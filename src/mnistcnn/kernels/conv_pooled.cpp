@@ -61,6 +61,17 @@ struct Active {
   std::vector<int32_t> corner, corner_patch;
 };
 
+// The windows' corners, once per call (find_active reads them for every sample).
+void find_corners(const Plan& p, Active& a) {
+  a.corner.resize(static_cast<size_t>(p.windows));
+  a.corner_patch.resize(static_cast<size_t>(p.windows));
+  for (int64_t w = 0; w < p.windows; ++w) {
+    const int64_t oh = 2 * (w / p.PW), ow = 2 * (w % p.PW);
+    a.corner[static_cast<size_t>(w)] = static_cast<int32_t>(oh * p.OW + ow);
+    a.corner_patch[static_cast<size_t>(w)] = static_cast<int32_t>(p.patch(oh, ow));
+  }
+}
+
 // Per window, in vectors of 16: which have a gradient (the ReLU passes a positive maximum,
 // NaN does not, as in relu_backward; a zero gradient adds nothing), and where the maximum
 // is from its index, compressed into the channel's list without a branch per window (the
@@ -71,15 +82,6 @@ void find_active(const float* dy, const float* y, const int32_t* argmax, const C
   a.patch.resize(static_cast<size_t>(OC * P + 16));
   a.grad.resize(a.patch.size());
   a.count.assign(static_cast<size_t>(OC), 0);
-  if (a.corner.size() != static_cast<size_t>(P)) {
-    a.corner.resize(static_cast<size_t>(P));
-    a.corner_patch.resize(static_cast<size_t>(P));
-  }
-  for (int64_t w = 0; w < P; ++w) {
-    const int64_t oh = 2 * (w / p.PW), ow = 2 * (w % p.PW);
-    a.corner[static_cast<size_t>(w)] = static_cast<int32_t>(oh * p.OW + ow);
-    a.corner_patch[static_cast<size_t>(w)] = static_cast<int32_t>(p.patch(oh, ow));
-  }
   const int64_t slots = P * 4;
   if (by_window) {
     a.at.resize(static_cast<size_t>((slots + 1) * OC));
@@ -333,6 +335,7 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
     float* window_grad = dxp + p.plane;
     if (dw) std::memset(xp, 0, sizeof(float) * static_cast<size_t>(p.plane));  // the border stays zero
     thread_local Active active;
+    find_corners(p, active);
     thread_local std::vector<int32_t> from;  // to_channels_last's gather indices
     from.resize(static_cast<size_t>(g.W * g.C));
     for (int64_t j = 0; j < g.W * g.C; ++j) from[static_cast<size_t>(j)] = static_cast<int32_t>((j % g.C) * g.H * g.W + j / g.C);
