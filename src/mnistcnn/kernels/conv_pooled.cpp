@@ -88,7 +88,8 @@ void find_active(const float* dy, const float* y, const int32_t* argmax, const C
     a.at_count.assign(static_cast<size_t>(slots + 1), 0);
   }
   const __m512i ow_v = _mm512_set1_epi32(static_cast<int32_t>(p.OW));
-  const __m512i down = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.row)), right = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.C));
+  const __m512i down = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.row));
+  const __m512i right = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.C));
   const __m512i lane4 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(4));
   alignas(64) int32_t slot_of[16];
@@ -338,7 +339,8 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
     find_corners(p, active);
     thread_local std::vector<int32_t> from;  // to_channels_last's gather indices
     from.resize(static_cast<size_t>(g.W * g.C));
-    for (int64_t j = 0; j < g.W * g.C; ++j) from[static_cast<size_t>(j)] = static_cast<int32_t>((j % g.C) * g.H * g.W + j / g.C);
+    for (int64_t j = 0; j < g.W * g.C; ++j)
+      from[static_cast<size_t>(j)] = static_cast<int32_t>((j % g.C) * g.H * g.W + j / g.C);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < n_chunks; ++c)
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
