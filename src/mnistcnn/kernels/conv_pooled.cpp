@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "mnistcnn/kernels/conv_detail.h"
@@ -232,28 +233,21 @@ Kernels kernels_for() {
   return {&weight_grad<KH, NV>, &input_grad<KH, NV>};
 }
 
+// KH kernel rows of NV vectors, NV from 1 to MaxNV chosen at run time (KH·MaxNV
+// accumulators, with the loaded vector and the broadcast gradient, fit 32 registers).
+template <int KH, int MaxNV>
+Kernels kernels_up_to(int64_t nv) {
+  Kernels k;
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((nv == I + 1 ? void(k = kernels_for<KH, I + 1>()) : void()), ...);
+  }(std::make_integer_sequence<int, MaxNV>{});
+  return k;
+}
+
 Kernels select(const ConvGeometry& g) {
   const int64_t nv = (g.KW * g.C + 15) / 16;
-  if (g.KH == 3) {
-    switch (nv) {
-      case 1: return kernels_for<3, 1>();
-      case 2: return kernels_for<3, 2>();
-      case 3: return kernels_for<3, 3>();
-      case 4: return kernels_for<3, 4>();
-      case 5: return kernels_for<3, 5>();
-      case 6: return kernels_for<3, 6>();
-      default: return {};
-    }
-  }
-  if (g.KH == 5) {
-    switch (nv) {
-      case 1: return kernels_for<5, 1>();
-      case 2: return kernels_for<5, 2>();
-      case 3: return kernels_for<5, 3>();
-      case 4: return kernels_for<5, 4>();
-      default: return {};
-    }
-  }
+  if (g.KH == 3) return kernels_up_to<3, 6>(nv);
+  if (g.KH == 5) return kernels_up_to<5, 4>(nv);
   return {};
 }
 
