@@ -108,9 +108,7 @@ struct Tiles {
 
 Tiles tiles_of(const ConvGeometry& g) { return {(g.OH() + 1) / 2, (g.OW() + 1) / 2}; }
 
-int64_t chunk_of(const ConvGeometry& g, int64_t target) {
-  return std::max<int64_t>(1, target / tiles_of(g).count());
-}
+int64_t chunk_of(const Tiles& t, int64_t target) { return std::max<int64_t>(1, target / t.count()); }
 
 // even[j] = src[2j], odd[j] = src[2j + 1] for j < n. With AVX2 it reads 2·r and writes
 // r floats of each, r = n rounded up to a multiple of 8.
@@ -720,11 +718,29 @@ void transform_input_grad(const float* dV, const ConvGeometry& g, const Tiles& t
 
 int64_t chunks(int64_t N, int64_t chunk) { return (N + chunk - 1) / chunk; }
 
+// Pooling in the output transform (AVX-512), a tile is a pooling window.
+bool pools_in_transform(const ConvGeometry& g, Fuse fuse) {
+#if defined(__AVX512F__)
+  return fuse == Fuse::ReluMaxPool2 && tiles_of(g).count() <= kPooledMaxTiles;
+#else
+  (void)g, (void)fuse;
+  return false;
+#endif
+}
+
+// The forward's tiles: pooled in the transform, only the windows, so an odd last output
+// row and column (which the pooling drops: keras-mnist's 11x11, 25 tiles of 36) are not
+// computed.
+Tiles forward_tiles(const ConvGeometry& g, Fuse fuse) {
+  if (pools_in_transform(g, fuse) && g.OH() >= 2 && g.OW() >= 2) return {g.OH() / 2, g.OW() / 2};
+  return tiles_of(g);
+}
+
 // Floats one thread works in, forward: V, one output channel block's products, the
 // chunk's outputs before pooling (when pooled), and the bordered planes.
 int64_t forward_per_thread(const ConvGeometry& g, Fuse fuse) {
-  const Tiles t = tiles_of(g);
-  const int64_t per_chunk = chunk_of(g, kForwardTiles), Pp = padded_tiles(per_chunk * t.count());
+  const Tiles t = forward_tiles(g, fuse);
+  const int64_t per_chunk = chunk_of(t, kForwardTiles), Pp = padded_tiles(per_chunk * t.count());
   return kXi * slab(g.C, Pp) + kXi * kOcBlock * Pp + (fuse == Fuse::ReluMaxPool2 ? per_chunk * g.OC * g.L() : 0) +
          t.work();
 }
@@ -733,7 +749,7 @@ int64_t forward_per_thread(const ConvGeometry& g, Fuse fuse) {
 // gradient with the fused layers undone, and the bordered planes.
 int64_t backward_per_thread(const ConvGeometry& g) {
   const Tiles t = tiles_of(g);
-  const int64_t P = chunk_of(g, kBackwardTiles) * t.count();
+  const int64_t P = chunk_of(t, kBackwardTiles) * t.count();
   return kXi * (slab(g.C, P) + slab(g.OC, P) + slab(g.C, P)) + g.OC * g.L() + t.work();
 }
 
@@ -753,7 +769,7 @@ int64_t winograd_forward_scratch(const ConvGeometry& g, int threads, Fuse fuse) 
 
 void winograd_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, int64_t N,
                       float* scratch, float* y, Fuse fuse, int32_t* argmax) {
-  const Tiles t = tiles_of(g);
+  const Tiles t = forward_tiles(g, fuse);
   const int64_t C = g.C, OC = g.OC, L = g.L(), OCp = padded_oc(OC), nt = t.count();
   const int64_t in_size = C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
   // Fewer samples per chunk where kForwardTiles' worth would leave a thread without one: a
@@ -761,12 +777,12 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
   // between the cores (keras-mnist's 4 images took 1.4x longer on 2 threads than on 1).
   // Each tile's products and transform do not depend on its chunk: the same bits.
   const int64_t samples_per_thread = std::max<int64_t>(1, chunks(N, omp_get_max_threads()));
-  const int64_t per_chunk = std::min(chunk_of(g, kForwardTiles), samples_per_thread);
+  const int64_t per_chunk = std::min(chunk_of(t, kForwardTiles), samples_per_thread);
   const int64_t n_chunks = chunks(N, per_chunk);
   const int64_t Pmax = padded_tiles(per_chunk * nt), thread_size = forward_per_thread(g, fuse);
   const bool pooled = fuse == Fuse::ReluMaxPool2;
 #if defined(__AVX512F__)
-  const bool pool_in_transform = pooled && nt <= kPooledMaxTiles;
+  const bool pool_in_transform = pools_in_transform(g, fuse);
   const Windows windows(g, t, pool_in_transform);
 #else
   const bool pool_in_transform = false;
@@ -839,7 +855,7 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
 }
 
 int64_t winograd_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
-  return chunks(N, chunk_of(g, kBackwardTiles)) * (kXi * g.OC * g.C + g.OC) + kXi * g.OC * g.C +
+  return chunks(N, chunk_of(tiles_of(g), kBackwardTiles)) * (kXi * g.OC * g.C + g.OC) + kXi * g.OC * g.C +
          static_cast<int64_t>(threads) * backward_per_thread(g);
 }
 
@@ -849,7 +865,7 @@ void winograd_backward(const float* dy, const float* x, const float* w, const Co
   const Tiles t = tiles_of(g);
   const int64_t OC = g.OC, C = g.C, L = g.L(), nt = t.count(), OCC = OC * C;
   const int64_t in_size = C * g.H * g.W, out_size = conv2d_output_size(g, fuse);
-  const int64_t per_chunk = chunk_of(g, kBackwardTiles), n_chunks = chunks(N, per_chunk);
+  const int64_t per_chunk = chunk_of(t, kBackwardTiles), n_chunks = chunks(N, per_chunk);
   const int64_t thread_size = backward_per_thread(g);
   float* part_dU = scratch;                         // n_chunks × 16 × OC × C
   float* part_db = part_dU + n_chunks * kXi * OCC;  // n_chunks × OC
