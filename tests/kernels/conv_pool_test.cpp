@@ -146,12 +146,13 @@ TEST(ConvKernel, WinogradMatchesReference) {
 // The layers fused into a convolution (a ReLU; a ReLU then 2×2 max pooling, which
 // Winograd with AVX-512 takes straight from its products) have the same bits as the
 // convolution alone followed by relu_forward and maxpool_forward, through the columns and
-// through Winograd: odd outputs (a last row and column of tiles in no window) and even
-// ones, padding, one sample and several chunks, a sample of over 16 vectors of tiles; and
-// through the direct kernel for few input channels, which pools in registers (with the
+// through Winograd: odd outputs (pooled, a last row and column in no window, which are not
+// computed) and even ones, padding, one sample and several chunks, a sample of over 16
+// vectors of tiles; and through the direct kernel for few input channels, which pools in registers (with the
 // argmax for training, without for inference): 1, 3 and 6 input channels, rows of 10, 11,
 // 16, 21, 22, 24, 26 and 41 outputs (steps of 8 windows, whole and partial), odd last
-// rows, kernels 2 to 7 wide, output channel counts that are not multiples of 8.
+// rows, kernels 2 to 7 wide, output channel counts that are not multiples of 8; and with
+// output channels in lanes (lenet's second layer and two more; batches over one).
 TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
   const ConvGeometry shapes[] = {
       {.C = 32, .H = 13, .W = 13, .OC = 64, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv2
@@ -168,6 +169,11 @@ TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
       {.C = 1, .H = 35, .W = 42, .OC = 17, .KH = 2, .KW = 2, .stride = 1, .pad = 0},   // 41 wide: 3 steps of 8
       {.C = 6, .H = 13, .W = 13, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // lenet conv2
       {.C = 3, .H = 20, .W = 27, .OC = 11, .KH = 5, .KW = 4, .stride = 1, .pad = 0},
+      // Output channels in vector lanes (several input channels, OC a multiple of 16):
+      // two blocks of 16 and 5x5; rows of 8 and 13 windows (steps of 6, whole and partial)
+      // with a kernel 4 wide.
+      {.C = 2, .H = 20, .W = 21, .OC = 32, .KH = 5, .KW = 5, .stride = 1, .pad = 0},
+      {.C = 4, .H = 15, .W = 30, .OC = 16, .KH = 3, .KW = 4, .stride = 1, .pad = 0},
   };
   for (const auto algorithm : {kernels::ConvAlgorithm::Columns, kernels::ConvAlgorithm::Auto})
     for (const auto& g : shapes)

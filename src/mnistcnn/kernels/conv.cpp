@@ -353,11 +353,12 @@ int64_t chunks(int64_t N) { return (N + kChunk - 1) / kChunk; }
 // keras-mnist image (136 KB of columns) they were a fifth of its inference on one thread
 // while the other waited; lenet's 26 KB took longer shared (the parallel region's cost).
 void forward_sample(const float* x, const float* w, const float* b, const ConvGeometry& g, Fuse fuse,
-                    float* col, float* full, float* y, int32_t* argmax, bool alone = false) {
+                    float* col, float* full, float* y, int32_t* argmax, bool alone = false,
+                    const float* packed = nullptr) {
   const int64_t L = g.L(), K = g.K();
   // Pooled output straight from the direct kernel's registers: the full output
   // (keras-mnist's first layer: 86 KB a sample) is neither written nor read back.
-  if (fuse == Fuse::ReluMaxPool2 && direct_conv_pooled_forward(x, w, b, g, y, argmax)) return;
+  if (fuse == Fuse::ReluMaxPool2 && direct_conv_pooled_forward(x, w, b, g, y, argmax, packed)) return;
   float* out = fuse == Fuse::ReluMaxPool2 ? full : y;
   if (!direct_conv_forward(x, w, g, out)) {
     if (alone && g.stride == 1 && g.pad == 0 && K * L >= 16384) {
@@ -442,12 +443,15 @@ void conv2d_forward(const float* x, const float* w, const float* b, const ConvGe
     return;
   }
   parallel_region(true, [&] {
-    // One sample's columns at a time per thread: they stay in cache for the gemm.
+    // One sample's columns at a time per thread: they stay in cache for the gemm. Where
+    // the pooled direct kernel keeps output channels in lanes, the columns' room holds
+    // the thread's packed weights instead (K×OC, OC <= L).
     float* col = scratch + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
+    const bool packed = fuse == Fuse::ReluMaxPool2 && direct_conv_pack_weights(w, g, col);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < N; ++n)
       forward_sample(x + n * in_size, w, b, g, fuse, col, col + g.K() * g.L(), y + n * out_size,
-                     argmax ? argmax + n * out_size : nullptr);
+                     argmax ? argmax + n * out_size : nullptr, false, packed ? col : nullptr);
   });
 }
 

@@ -229,6 +229,76 @@ void forward_pooled_channels(const float* x, const float* w, const float* b, con
       }(std::make_integer_sequence<int, NB>{});
     }
 }
+
+// Output channels in the lanes (OC a multiple of 16, several input channels): where an
+// output row is narrower than a vector (lenet's second layer: 11, of which the pooling
+// keeps 10), forward_pooled_channels' lanes past it are products thrown away; here each
+// vector holds 16 channels of one output position, so only the windows' positions are
+// summed (100 of lenet's 121, against 176 lanes). NW windows of pooled row ph from pw0 on,
+// output channels [oc0, oc0 + 16): 4·NW accumulators, one per window and position in it,
+// each tap's 16 weights (packed: K×OC) loaded once for all of them, the input broadcast
+// from memory. Same (c, kh, kw) order and fused epilogue as forward_pooled_channels: the
+// same bits.
+template <int NW, int KWc>
+void pooled_windows_in_lanes(const float* x, const float* packed, const float* b, const ConvGeometry& g,
+                             int64_t oc0, int64_t ph, int64_t pw0, float* y, int32_t* argmax) {
+  const int64_t KW = KWc ? KWc : g.KW, OW = g.OW(), PW = OW / 2, PL = (g.OH() / 2) * PW;
+  __m512 acc[NW][4];
+  for (int j = 0; j < NW; ++j)
+    for (int k = 0; k < 4; ++k) acc[j][k] = _mm512_setzero_ps();
+  const float* wt = packed + oc0;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const float* xr = x + (c * g.H + 2 * ph + kh) * g.W + 2 * pw0;
+      for (int64_t kw = 0; kw < KW; ++kw, wt += g.OC) {
+        const __m512 wv = _mm512_loadu_ps(wt);
+        for (int j = 0; j < NW; ++j)
+          for (int k = 0; k < 4; ++k)
+            acc[j][k] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[(k / 2) * g.W + 2 * j + k % 2 + kw]), acc[j][k]);
+      }
+    }
+  const __m512 zero = _mm512_setzero_ps(), bias = b ? _mm512_loadu_ps(b + oc0) : zero;
+  const __m512i to_plane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32(static_cast<int32_t>(PL)));
+  const int32_t offs[4] = {0, 1, static_cast<int32_t>(OW), static_cast<int32_t>(OW + 1)};
+  for (int j = 0; j < NW; ++j) {
+    __m512 best = max16(_mm512_add_ps(acc[j][0], bias), zero);
+    __m512i at = _mm512_setzero_si512();
+    for (int k = 1; k < 4; ++k) {
+      const __m512 v = max16(_mm512_add_ps(acc[j][k], bias), zero);
+      const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+      best = _mm512_mask_blend_ps(take, best, v);
+      at = _mm512_mask_blend_epi32(take, at, _mm512_set1_epi32(offs[k]));
+    }
+    const int64_t pw = pw0 + j, first = oc0 * PL + ph * PW + pw;
+    _mm512_i32scatter_ps(y + first, to_plane, best, 4);
+    if (argmax) {
+      const auto corner = static_cast<int32_t>(2 * ph * OW + 2 * pw);
+      _mm512_i32scatter_epi32(argmax + first, to_plane, _mm512_add_epi32(at, _mm512_set1_epi32(corner)), 4);
+    }
+  }
+}
+
+// Up to this many windows a step: 24 accumulators and the weights' vector.
+constexpr int kLanesWindows = 6;
+
+template <int KWc>
+void pooled_in_lanes(const float* x, const float* packed, const float* b, const ConvGeometry& g, float* y,
+                     int32_t* argmax) {
+  const int64_t PH = g.OH() / 2, PW = g.OW() / 2;
+  for (int64_t oc = 0; oc < g.OC; oc += 16)
+    for (int64_t ph = 0; ph < PH; ++ph)
+      for (int64_t pw = 0; pw < PW; pw += kLanesWindows) {
+        const int64_t n = std::min<int64_t>(kLanesWindows, PW - pw);
+        [&]<int... R>(std::integer_sequence<int, R...>) {
+          ((n == R + 1 ? pooled_windows_in_lanes<R + 1, KWc>(x, packed, b, g, oc, ph, pw, y, argmax) : void()), ...);
+        }(std::make_integer_sequence<int, kLanesWindows>{});
+      }
+}
+
+bool pooled_lanes_apply(const ConvGeometry& g) {
+  return direct_conv_applies(g) && g.C > 1 && g.OC % 16 == 0 && g.OC <= g.L() && g.OH() >= 2 && g.OW() >= 2;
+}
 #endif
 
 }  // namespace
@@ -252,15 +322,37 @@ bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, 
   return true;
 }
 
+bool direct_conv_pack_weights(const float* w, const ConvGeometry& g, float* packed) {
+#if defined(__AVX512F__)
+  if (!pooled_lanes_apply(g)) return false;
+  const int64_t K = g.K();
+  for (int64_t oc = 0; oc < g.OC; ++oc)
+    for (int64_t k = 0; k < K; ++k) packed[k * g.OC + oc] = w[oc * K + k];
+  return true;
+#else
+  (void)w, (void)g, (void)packed;
+  return false;
+#endif
+}
+
 bool direct_conv_pooled_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y,
-                                int32_t* argmax) {
+                                int32_t* argmax, const float* packed) {
 #if defined(__AVX512F__)
   if (!direct_conv_applies(g) || g.OH() < 2) return false;
+  if (packed && pooled_lanes_apply(g)) {
+    if (g.KW == 3)
+      pooled_in_lanes<3>(x, packed, b, g, y, argmax);
+    else if (g.KW == 5)
+      pooled_in_lanes<5>(x, packed, b, g, y, argmax);
+    else
+      pooled_in_lanes<0>(x, packed, b, g, y, argmax);
+    return true;
+  }
   for_channel_blocks(
       g, [&]<int NB, int KWc>(int64_t oc) { forward_pooled_channels<NB, KWc>(x, w, b, g, oc, y, argmax); });
   return true;
 #else
-  (void)x, (void)w, (void)b, (void)g, (void)y, (void)argmax;
+  (void)x, (void)w, (void)b, (void)g, (void)y, (void)argmax, (void)packed;
   return false;
 #endif
 }
@@ -281,7 +373,9 @@ bool direct_conv_weight_grad(const float* dy, const float* x, const ConvGeometry
 
 bool direct_conv_applies(const ConvGeometry&) { return false; }
 bool direct_conv_forward(const float*, const float*, const ConvGeometry&, float*) { return false; }
-bool direct_conv_pooled_forward(const float*, const float*, const float*, const ConvGeometry&, float*, int32_t*) {
+bool direct_conv_pack_weights(const float*, const ConvGeometry&, float*) { return false; }
+bool direct_conv_pooled_forward(const float*, const float*, const float*, const ConvGeometry&, float*, int32_t*,
+                                const float*) {
   return false;
 }
 bool direct_conv_weight_grad(const float*, const float*, const ConvGeometry&, bool, float*) { return false; }

@@ -30,8 +30,16 @@ bool direct_conv_forward(const float* x, const float* w, const ConvGeometry& g, 
 // the same bits as direct_conv_forward then bias_and_fused with Fuse::ReluMaxPool2, without
 // writing the full output. Needs AVX-512; returns false, having done nothing, when it or
 // direct_conv_applies(g) is missing or OH < 2.
+// With packed (direct_conv_pack_weights' copy of w, when it returned true), output
+// channels run in vector lanes (conv_direct.cpp): the same bits.
 bool direct_conv_pooled_forward(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y,
-                                int32_t* argmax);
+                                int32_t* argmax, const float* packed = nullptr);
+
+// Writes w's copy (K×OC floats: each tap's output channels together) that the pooled
+// forward keeps its output channels in vector lanes with, and returns true, where that
+// applies: AVX-512, direct_conv_applies(g), several input channels, OC a multiple of 16 and
+// at most OH·OW, OH and OW at least 2. Otherwise returns false, having done nothing.
+bool direct_conv_pack_weights(const float* w, const ConvGeometry& g, float* packed);
 
 // One sample's weight gradient for one input channel: dw (OC×KH×KW) = (accumulate ? dw : 0)
 // + Σ over output positions of dy (OC×OH×OW) times the input under the kernel. Returns
