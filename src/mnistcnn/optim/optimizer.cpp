@@ -7,10 +7,24 @@
 
 namespace mnistcnn::optim {
 
-// Updates are per element, so splitting a tensor between threads (from
-// kernels::kMinParallelValues elements on) changes no bits. The loops vectorise: the
+// Updates are per element, so splitting tensors between threads (from
+// kernels::kMinParallelValues elements in all on) changes no bits. The loops vectorise: the
 // build has -fno-math-errno, so std::sqrt is an instruction.
 using kernels::kMinParallelValues;
+
+namespace {
+// Every parameter's update in one parallel region, each tensor's elements shared out
+// among the threads with no barrier between tensors (nowait: they are independent): one
+// region and one barrier a step, not one for each tensor over kMinParallelValues and the
+// rest (keras-mnist's every tensor, lenet's all but one) on the calling thread while the
+// others wait.
+template <class Update, class Apply>
+void run_updates(int64_t total, const std::vector<Update>& updates, Apply&& apply) {
+  kernels::parallel_region(total >= kMinParallelValues, [&] {
+    for (const Update& u : updates) apply(u);
+  });
+}
+}  // namespace
 
 Optimizer::Optimizer(std::vector<nn::Param*> params, double lr) : params_(std::move(params)), lr_(lr) {
   if (!(lr >= 0.0) || !std::isfinite(lr)) throw Error("optimizer: learning rate must be a finite number >= 0");
@@ -42,32 +56,48 @@ void Sgd::step() {
   ++step_;
   const float mu = static_cast<float>(opt_.momentum), wd = static_cast<float>(opt_.weight_decay),
               damp = 1.0f - static_cast<float>(opt_.dampening);
+  struct Update {
+    float* w;
+    const float* g;
+    float* b;  // null without momentum
+    int64_t n;
+    float lr;
+    bool fresh;
+  };
+  std::vector<Update> updates;
+  updates.reserve(params_.size());
+  int64_t total = 0;
   for (nn::Param* p : params_) {
     if (!p->learnable()) continue;
     const bool first = count_step(*p) == 1;
-    const float lr = static_cast<float>(lr_ * lr_multiplier(p->name));
-    float* w = p->value.data();
-    const float* g = p->grad.data();
-    const int64_t n = p->value.numel();
-    if (mu == 0.0f) {
-      kernels::parallel_region(n >= kMinParallelValues, [&] {
-#pragma omp for simd schedule(static)
-        for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
-      });
-      continue;
+    Update u{p->value.data(), p->grad.data(), nullptr, p->value.numel(),
+             static_cast<float>(lr_ * lr_multiplier(p->name)), false};
+    if (mu != 0.0f) {
+      u.fresh = first || !state_.count(p->name + "/momentum_buffer");
+      u.b = slot(*p, "momentum_buffer").data();
     }
-    const bool fresh = first || !state_.count(p->name + "/momentum_buffer");
-    float* b = slot(*p, "momentum_buffer").data();
-    const bool nesterov = opt_.nesterov;
-    kernels::parallel_region(n >= kMinParallelValues, [&] {
-#pragma omp for simd schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] + wd * w[i];
-        b[i] = fresh ? gi : mu * b[i] + damp * gi;
-        w[i] -= lr * (nesterov ? gi + mu * b[i] : b[i]);
-      }
-    });
+    updates.push_back(u);
+    total += u.n;
   }
+  const bool nesterov = opt_.nesterov;
+  run_updates(total, updates, [&](const Update& u) {
+    float* __restrict w = u.w;
+    const float* __restrict g = u.g;
+    const float lr = u.lr;
+    if (!u.b) {
+#pragma omp for simd schedule(static) nowait
+      for (int64_t i = 0; i < u.n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+      return;
+    }
+    float* __restrict b = u.b;
+    const bool fresh = u.fresh;
+#pragma omp for simd schedule(static) nowait
+    for (int64_t i = 0; i < u.n; ++i) {
+      const float gi = g[i] + wd * w[i];
+      b[i] = fresh ? gi : mu * b[i] + damp * gi;
+      w[i] -= lr * (nesterov ? gi + mu * b[i] : b[i]);
+    }
+  });
 }
 
 Adam::Adam(std::vector<nn::Param*> params, const AdamOptions& opt) : Optimizer(std::move(params), opt.lr), opt_(opt) {
@@ -80,37 +110,51 @@ void Adam::step() {
   ++step_;
   const float b1 = static_cast<float>(opt_.beta1), b2 = static_cast<float>(opt_.beta2);
   const float eps = static_cast<float>(opt_.eps), wd = static_cast<float>(opt_.weight_decay);
+  struct Update {
+    float* w;
+    const float* g;
+    float* m;
+    float* v;
+    int64_t n;
+    float step_size, inv_sqrt_bc2, eps_term, wd_in_grad, shrink;
+  };
+  std::vector<Update> updates;
+  updates.reserve(params_.size());
+  int64_t total = 0;
   for (nn::Param* p : params_) {
     if (!p->learnable()) continue;
     const auto t = static_cast<double>(count_step(*p));
     const double lr = lr_ * lr_multiplier(p->name);
     const double bc1 = 1.0 - std::pow(opt_.beta1, t);
     const double bc2 = 1.0 - std::pow(opt_.beta2, t);
-    const float step_size = static_cast<float>(lr / bc1);
-    const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+    const auto inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
     // Denominator √v·c + e: PyTorch c = 1/√bc2, e = eps; Keras (√v + eps)/√bc2.
-    const float eps_term = opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps;
-    const float decay = static_cast<float>(1.0 - lr * opt_.weight_decay);
-    float* w = p->value.data();
-    const float* g = p->grad.data();
-    float* m = slot(*p, "exp_avg").data();
-    float* v = slot(*p, "exp_avg_sq").data();
-    const int64_t n = p->value.numel();
     // Weight decay goes into the gradient (Adam) or shrinks the weights (AdamW): both as
     // factors (one of them 0 or 1) in one branch-free loop, which GCC vectorises; with an
     // if inside, it vectorised only one form.
-    const float wd_in_grad = opt_.decoupled ? 0.0f : wd, shrink = opt_.decoupled ? decay : 1.0f;
-    kernels::parallel_region(n >= kMinParallelValues, [&] {
-#pragma omp for simd schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] + wd_in_grad * w[i];
-        w[i] *= shrink;
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
-      }
-    });
+    const auto decay = static_cast<float>(1.0 - lr * opt_.weight_decay);
+    updates.push_back({p->value.data(), p->grad.data(), slot(*p, "exp_avg").data(), slot(*p, "exp_avg_sq").data(),
+                       p->value.numel(), static_cast<float>(lr / bc1), inv_sqrt_bc2,
+                       opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps, opt_.decoupled ? 0.0f : wd,
+                       opt_.decoupled ? decay : 1.0f});
+    total += updates.back().n;
   }
+  run_updates(total, updates, [&](const Update& u) {
+    float* __restrict w = u.w;
+    const float* __restrict g = u.g;
+    float* __restrict m = u.m;
+    float* __restrict v = u.v;
+    const float step_size = u.step_size, inv_sqrt_bc2 = u.inv_sqrt_bc2, eps_term = u.eps_term;
+    const float wd_in_grad = u.wd_in_grad, shrink = u.shrink;
+#pragma omp for simd schedule(static) nowait
+    for (int64_t i = 0; i < u.n; ++i) {
+      const float gi = g[i] + wd_in_grad * w[i];
+      w[i] *= shrink;
+      m[i] = b1 * m[i] + (1.0f - b1) * gi;
+      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
+    }
+  });
 }
 
 }  // namespace mnistcnn::optim
