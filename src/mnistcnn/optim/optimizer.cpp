@@ -81,21 +81,25 @@ void Sgd::step() {
   }
   const bool nesterov = opt_.nesterov;
   run_updates(total, updates, [&](const Update& u) {
+    // Local copies: read through the closure, GCC reloaded (gathered) them every
+    // iteration, as the stores might change them.
     float* __restrict w = u.w;
     const float* __restrict g = u.g;
-    const float lr = u.lr;
+    const float lr = u.lr, mu_ = mu, wd_ = wd, damp_ = damp;
+    const int64_t n = u.n;
+    const bool nesterov_ = nesterov;
     if (!u.b) {
 #pragma omp for simd schedule(static) nowait
-      for (int64_t i = 0; i < u.n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+      for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd_ * w[i]);
       return;
     }
     float* __restrict b = u.b;
     const bool fresh = u.fresh;
 #pragma omp for simd schedule(static) nowait
-    for (int64_t i = 0; i < u.n; ++i) {
-      const float gi = g[i] + wd * w[i];
-      b[i] = fresh ? gi : mu * b[i] + damp * gi;
-      w[i] -= lr * (nesterov ? gi + mu * b[i] : b[i]);
+    for (int64_t i = 0; i < n; ++i) {
+      const float gi = g[i] + wd_ * w[i];
+      b[i] = fresh ? gi : mu_ * b[i] + damp_ * gi;
+      w[i] -= lr * (nesterov_ ? gi + mu_ * b[i] : b[i]);
     }
   });
 }
@@ -145,13 +149,14 @@ void Adam::step() {
     float* __restrict m = u.m;
     float* __restrict v = u.v;
     const float step_size = u.step_size, inv_sqrt_bc2 = u.inv_sqrt_bc2, eps_term = u.eps_term;
-    const float wd_in_grad = u.wd_in_grad, shrink = u.shrink;
+    const float wd_in_grad = u.wd_in_grad, shrink = u.shrink, beta1 = b1, beta2 = b2;
+    const int64_t n = u.n;
 #pragma omp for simd schedule(static) nowait
-    for (int64_t i = 0; i < u.n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd_in_grad * w[i];
       w[i] *= shrink;
-      m[i] = b1 * m[i] + (1.0f - b1) * gi;
-      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+      m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+      v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
       w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps_term);
     }
   });
