@@ -1,5 +1,10 @@
 #include "mnistcnn/data/loader.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
@@ -99,21 +104,42 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
     });
     return;
   }
-  // Images are read from random places in memory: two threads wait for them in parallel.
+  // Images are read from random places in memory: two threads wait for them in parallel,
+  // and each asks for its share of the next batch's now, to arrive during this step (the
+  // same thread takes the same share of every batch). Waiting for them was most of this
+  // function's time (lenet: 60 us a batch of 64 on one thread).
+  const int64_t next = begin + batch_size_, next_n = std::min(batch_size_, size() - next);
   kernels::parallel_region(n * pixels >= kernels::kMinParallelValues, [&] {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t i = 0; i < n; ++i) {
       const int64_t idx = order_[static_cast<size_t>(begin + i)];
       const uint8_t* src = data_.images.data() + idx * pixels;
       float* dst = out + i * pixels;
       if (shift_x_ == 0 && shift_y_ == 0) {
-        for (int64_t p = 0; p < pixels; ++p) dst[p] = lut_[src[p]];
+        to_floats(src, pixels, dst);
       } else {
         copy_shifted(src, dst);
       }
       y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
     }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < next_n; ++i) {
+      const uint8_t* src = data_.images.data() + order_[static_cast<size_t>(next + i)] * pixels;
+      for (int64_t p = 0; p < pixels; p += 64) __builtin_prefetch(src + p);
+    }
   });
+}
+
+void Loader::to_floats(const uint8_t* src, int64_t pixels, float* dst) const {
+  int64_t p = 0;
+#if defined(__AVX512F__)
+  for (; p + 16 <= pixels; p += 16) {  // 16 table lookups in one gather
+    // The all-lanes masked forms: GCC 12 warns of the plain ones' undefined pass-through (bug 105593).
+    const __m512i at = _mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + p)));
+    _mm512_storeu_ps(dst + p, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, at, lut_, 4));
+  }
+#endif
+  for (; p < pixels; ++p) dst[p] = lut_[src[p]];
 }
 
 void Loader::copy_shifted(const uint8_t* src, float* dst) const {

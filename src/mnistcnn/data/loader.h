@@ -49,6 +49,7 @@ class Loader {
 
  private:
   void copy_shifted(const uint8_t* src, float* dst) const;
+  void to_floats(const uint8_t* src, int64_t pixels, float* dst) const;  // through lut_
 
   const Dataset& data_;
   std::vector<int64_t> indices_;
