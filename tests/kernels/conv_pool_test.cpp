@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -183,8 +184,12 @@ TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
         const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
         const Tensor b = testing::random_tensor({g.OC}, 3);
         const int64_t full = N * g.OC * g.L(), pooled = N * g.OC * (g.OH() / 2) * (g.OW() / 2);
-        std::vector<float> scratch(static_cast<size_t>(
-            kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
+        // Room for each fusion below (each needs its own size; pooled in Winograd's transform
+        // is not the largest).
+        int64_t room = 0;
+        for (const auto fuse : {kernels::Fuse::None, kernels::Fuse::Relu, kernels::Fuse::ReluMaxPool2})
+          room = std::max(room, kernels::conv2d_forward_scratch(g, omp_get_max_threads(), fuse));
+        std::vector<float> scratch(static_cast<size_t>(room));
         std::vector<float> y(static_cast<size_t>(full)), relu(y.size()), pool(static_cast<size_t>(pooled));
         std::vector<int32_t> pool_at(pool.size());
         kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, scratch.data(), y.data());

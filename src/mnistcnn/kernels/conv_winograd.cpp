@@ -739,12 +739,13 @@ Tiles forward_tiles(const ConvGeometry& g, Fuse fuse) {
 }
 
 // Floats one thread works in, forward: V, one output channel block's products, the
-// chunk's outputs before pooling (when pooled), and the bordered planes.
+// chunk's outputs before pooling (when pooled after the transform, not in it), and the
+// bordered planes.
 int64_t forward_per_thread(const ConvGeometry& g, Fuse fuse) {
   const Tiles t = forward_tiles(g, fuse);
   const int64_t per_chunk = chunk_of(t, kForwardTiles), Pp = padded_tiles(per_chunk * t.count());
-  return kXi * slab(g.C, Pp) + kXi * kOcBlock * Pp + (fuse == Fuse::ReluMaxPool2 ? per_chunk * g.OC * g.L() : 0) +
-         t.work();
+  const bool pool_after = fuse == Fuse::ReluMaxPool2 && !pools_in_transform(g, fuse);
+  return kXi * slab(g.C, Pp) + kXi * kOcBlock * Pp + (pool_after ? per_chunk * g.OC * g.L() : 0) + t.work();
 }
 
 // Backward: V, the output gradient dM, the input gradient's dV, one sample's output
@@ -784,12 +785,11 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
   const int64_t per_chunk = chunks(samples_per_thread, chunks(samples_per_thread, chunk_of(t, kForwardTiles)));
   const int64_t n_chunks = chunks(N, per_chunk);
   const int64_t Pmax = padded_tiles(per_chunk * nt), thread_size = forward_per_thread(g, fuse);
-  const bool pooled = fuse == Fuse::ReluMaxPool2;
-#if defined(__AVX512F__)
+  // Pooled in the output transform (AVX-512), or after it from each sample's full output.
   const bool pool_in_transform = pools_in_transform(g, fuse);
+  const bool pool_after = fuse == Fuse::ReluMaxPool2 && !pool_in_transform;
+#if defined(__AVX512F__)
   const Windows windows(g, t, pool_in_transform);
-#else
-  const bool pool_in_transform = false;
 #endif
   float* U = scratch;  // 16 × OCp × C, in blocks of output channels
   float* threads_scratch = U + kXi * OCp * C;
@@ -797,11 +797,11 @@ void winograd_forward(const float* x, const float* w, const float* b, const Conv
   // pre-pooling outputs, planes.
   const auto M_of = [&](float* mine) { return mine + kXi * slab(C, Pmax); };
   const auto full_of = [&](float* mine) { return M_of(mine) + kXi * kOcBlock * Pmax; };
-  const auto work_of = [&](float* mine) { return full_of(mine) + (pooled ? per_chunk * OC * L : 0); };
+  const auto work_of = [&](float* mine) { return full_of(mine) + (pool_after ? per_chunk * OC * L : 0); };
   const auto count_of = [&](int64_t chunk) { return std::min(per_chunk, N - chunk * per_chunk); };
-  // Sample s of a chunk: where its convolution goes (pooled: into full first).
+  // Sample s of a chunk: where its convolution goes (pooled after: into full first).
   const auto out_of = [&](int64_t chunk, int64_t s, float* full) {
-    return pooled ? full + s * OC * L : y + (chunk * per_chunk + s) * out_size;
+    return pool_after ? full + s * OC * L : y + (chunk * per_chunk + s) * out_size;
   };
   const auto input_chunk = [&](int64_t chunk, float* V, float* work) {
     const int64_t n0 = chunk * per_chunk, count = count_of(chunk), P = count * nt, Pp = padded_tiles(P);
