@@ -297,6 +297,89 @@ TEST(ConvKernel, PooledBackwardMatchesTheUnpooledGradient) {
   EXPECT_FALSE(kernels::pooled_backward_applies({4, 2, 2, 8, 3, 3, 1, 0}));  // no window
 }
 
+// The same backward for one input channel (kernels/conv_pooled.h, the split kernel): lenet's,
+// keras-mnist's and fast99's first layers, a padded one, odd planes (the pooling drops a
+// row and a column), windows wider than a vector (two blocks of 16), a single window;
+// against the reference backward of the unpooled gradient, frozen weights and no bias
+// giving the same bits, and each thread count the same bits. With an input gradient asked
+// for, the unpooled path answers (the split kernel has none).
+TEST(ConvKernel, PooledBackwardOfOneInputChannelMatchesTheUnpooledGradient) {
+  const ConvGeometry shapes[] = {
+      {.C = 1, .H = 28, .W = 28, .OC = 6, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // lenet conv1
+      {.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0},  // keras-mnist conv1
+      {.C = 1, .H = 28, .W = 28, .OC = 8, .KH = 5, .KW = 5, .stride = 1, .pad = 0},   // fast99 conv1
+      {.C = 1, .H = 28, .W = 28, .OC = 5, .KH = 3, .KW = 3, .stride = 1, .pad = 1},   // same padding
+      {.C = 1, .H = 13, .W = 12, .OC = 3, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // 11x10: a row dropped
+      {.C = 1, .H = 12, .W = 15, .OC = 7, .KH = 5, .KW = 5, .stride = 1, .pad = 2},   // 12x15: a column dropped
+      {.C = 1, .H = 40, .W = 71, .OC = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // 34 windows a row
+      {.C = 1, .H = 4, .W = 5, .OC = 2, .KH = 3, .KW = 3, .stride = 1, .pad = 0},     // one window
+  };
+  const int before = omp_get_max_threads();
+  for (const auto& g : shapes) {
+#if defined(__AVX512F__)
+    EXPECT_TRUE(kernels::pooled_split_backward_applies(g)) << g.H << "x" << g.W << " OC " << g.OC;
+#endif
+    for (int64_t N : {1, 5, 9}) {
+      const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 11);
+      const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 12);
+      const Tensor b = testing::random_tensor({g.OC}, 13);
+      const int64_t P = N * g.OC, pooled = P * (g.OH() / 2) * (g.OW() / 2), full = P * g.L();
+      const int64_t in = N * g.C * g.H * g.W, K = g.C * g.KH * g.KW;
+      std::vector<float> fwd(static_cast<size_t>(
+          kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
+      std::vector<float> y(static_cast<size_t>(pooled));
+      std::vector<int32_t> argmax(y.size());
+      kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, fwd.data(), y.data(), kernels::Fuse::ReluMaxPool2,
+                              argmax.data());
+      Tensor dy = testing::random_tensor({N, g.OC, g.OH() / 2, g.OW() / 2}, 14);
+      for (int64_t i = 0; i < pooled; i += 5) dy[i] = 0.0f;
+      std::vector<float> d(static_cast<size_t>(full));
+      kernels::fused_backward_planes(kernels::Fuse::ReluMaxPool2, dy.data(), y.data(), argmax.data(), P, g.OH(),
+                                     g.OW(), d.data());
+      std::vector<float> dw_ref(static_cast<size_t>(g.OC * K), 0.5f), db_ref(static_cast<size_t>(g.OC), 0.25f),
+          dx_ref(static_cast<size_t>(in));
+      kernels::conv2d_backward_ref(x.data(), d.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
+      std::vector<std::vector<float>> dws, dbs;
+      for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        std::vector<float> scratch(static_cast<size_t>(
+            kernels::conv2d_backward_scratch(g, N, threads, kernels::Fuse::ReluMaxPool2)));
+        std::vector<float> dw(dw_ref.size(), 0.5f), db(db_ref.size(), 0.25f);
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw.data(), db.data(), nullptr,
+                                 kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_LE(testing::worst_mismatch(dw.data(), dw_ref.data(), g.OC * K, 1e-4, 1e-4), 1.0) << g.W << " N " << N;
+        EXPECT_LE(testing::worst_mismatch(db.data(), db_ref.data(), g.OC, 1e-4, 1e-4), 1.0) << g.W << " N " << N;
+        dws.push_back(dw);
+        dbs.push_back(db);
+        std::vector<float> db2(db_ref.size(), 0.25f), dw2(dw_ref.size(), 0.5f);
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), nullptr, db2.data(), nullptr,
+                                 kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_EQ(db2, db) << g.W << " N " << N;
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw2.data(), nullptr, nullptr,
+                                 kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_EQ(dw2, dw) << g.W << " N " << N;
+        // An input gradient as well: the unpooled path, the same gradients up to rounding.
+        std::vector<float> dw3(dw_ref.size(), 0.5f), db3(db_ref.size(), 0.25f), dx3(dx_ref.size(), 9.0f);
+        kernels::conv2d_backward(dy.data(), x.data(), w.data(), g, N, scratch.data(), dw3.data(), db3.data(),
+                                 dx3.data(), kernels::Fuse::ReluMaxPool2, y.data(), argmax.data());
+        EXPECT_LE(testing::worst_mismatch(dw3.data(), dw_ref.data(), g.OC * K, 1e-4, 1e-4), 1.0) << g.W << " N " << N;
+        EXPECT_LE(testing::worst_mismatch(dx3.data(), dx_ref.data(), in, 1e-4, 1e-5), 1.0) << g.W << " N " << N;
+      }
+      omp_set_num_threads(before);
+      for (size_t t = 1; t < dws.size(); ++t) {
+        EXPECT_EQ(dws[t], dws[0]) << g.W << " N " << N << " threads " << t + 1;
+        EXPECT_EQ(dbs[t], dbs[0]) << g.W << " N " << N << " threads " << t + 1;
+      }
+    }
+  }
+  // Several input channels, a stride, or kernels other than 3x3 and 5x5 keep other paths.
+  EXPECT_FALSE(kernels::pooled_split_backward_applies({2, 28, 28, 8, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_split_backward_applies({1, 28, 28, 8, 3, 3, 2, 0}));
+  EXPECT_FALSE(kernels::pooled_split_backward_applies({1, 28, 28, 8, 4, 4, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_split_backward_applies({1, 28, 28, 8, 3, 5, 1, 0}));
+  EXPECT_FALSE(kernels::pooled_split_backward_applies({1, 3, 3, 8, 3, 3, 1, 0}));  // no window
+}
+
 // Stride 2 or more with channels in multiples of 8: the strided direct kernels. Record's two
 // 5x5 layers; channel blocks of 16 and a last of 8 (24 channels, in and out); stride 3 on
 // odd sizes; a 1x1 kernel (input positions no tap reaches: dx 0 there); kernels wider

@@ -389,6 +389,11 @@ bool pooled(const ConvGeometry& g, Fuse fuse) {
          pooled_backward_applies(g);
 }
 
+bool pooled_split(const ConvGeometry& g, Fuse fuse) {
+  return fuse == Fuse::ReluMaxPool2 && algorithm.load(std::memory_order_relaxed) != ConvAlgorithm::Columns &&
+         pooled_split_backward_applies(g);
+}
+
 }  // namespace
 
 void set_conv_algorithm(ConvAlgorithm a) { algorithm.store(a, std::memory_order_relaxed); }
@@ -511,13 +516,17 @@ int64_t conv2d_backward_scratch(const ConvGeometry& g, int64_t N, int threads, F
   if (pooled(g, fuse)) return pooled_backward_scratch(g, N, threads);
   if (winograd(g, N)) return winograd_backward_scratch(g, N, threads);
   if (strided(g)) return strided_backward_scratch(g, N, threads);
-  return chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
+  // The split kernel takes no input gradient: room for the columns' backward as well.
+  const int64_t columns =
+      chunks(N) * (g.OC * g.K() + g.OC) + static_cast<int64_t>(threads) * (2 * g.K() * g.L() + g.OC * g.L());
+  return pooled_split(g, fuse) ? std::max(columns, pooled_split_backward_scratch(g, N, threads)) : columns;
 }
 
 void conv2d_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
                      float* scratch, float* dw, float* db, float* dx, Fuse fuse, const float* y,
                      const int32_t* argmax) {
   if (pooled(g, fuse) && argmax) return pooled_backward(dy, x, w, g, N, scratch, dw, db, dx, y, argmax);
+  if (pooled_split(g, fuse) && argmax && !dx) return pooled_split_backward(dy, x, g, N, scratch, dw, db, y, argmax);
   if (winograd(g, N)) return winograd_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   if (strided(g)) return strided_backward(dy, x, w, g, N, scratch, dw, db, dx, fuse, y, argmax);
   const int64_t L = g.L(), K = g.K(), OC = g.OC, in_size = g.C * g.H * g.W, out_size = conv2d_output_size(g, fuse);

@@ -284,9 +284,220 @@ void from_channels_last(const float* dxp, const ConvGeometry& g, const Plan& p, 
     }
 }
 
+// ---- One input channel (a first layer: lenet's, keras-mnist's, fast99's) ----
+// Its patch rows are KW floats, under a vector, so the channels-last kernels above do not
+// take it. Here the lanes are 16 windows of a pooled row: the maximum of window (ph, pw)
+// at (2ph + sy, 2pw + sx) reads input column 2pw + sx + kx, so with the input split into
+// its even and odd columns once per sample, each position in a window is a load at a fixed
+// offset, and a channel's gradient masked to the windows whose maximum is there multiplies
+// it. The KH·KW sums of a few channels stay in registers over a chunk's samples.
+
+// Floats per split row (even or odd columns): the windows' blocks of 16 and the offsets
+// past them (up to KW/2 + 1 <= 3), rounded to whole vectors.
+struct SplitPlan {
+  int64_t Hp, OW, PH, PW, blocks, half, sample;
+  explicit SplitPlan(const ConvGeometry& g)
+      : Hp(g.H + 2 * g.pad),
+        OW(g.OW()),
+        PH(g.OH() / 2),
+        PW(g.OW() / 2),
+        blocks((PW + 15) / 16),
+        half(16 * blocks + 16),
+        sample(2 * Hp * half) {}
+};
+
+// x (H×W) -> its padded rows' even columns at dst + 2r·half, odd at dst + (2r+1)·half.
+// The padding rows and what lies past a row's columns are left as they are: the caller
+// zeroes dst once. row: 2·half + 32 floats, zero (the caller's) but where a padded row is
+// copied in.
+void split_columns(const float* x, const ConvGeometry& g, const SplitPlan& p, float* row, float* dst) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const int64_t n = g.W + 2 * g.pad, columns = (n + 1) / 2;
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    float* e = dst + 2 * (ih + g.pad) * p.half;
+    float* o = e + p.half;
+    // Without padding straight from x (masked loads read nothing past its row); with it
+    // through the bordered row.
+    const float* src = x + ih * g.W;
+    if (g.pad > 0) {
+      conv_detail::copy_row(src, row + g.pad, g.W);
+      src = row;
+    }
+    for (int64_t j = 0; j < columns; j += 16) {
+      const __m512 a = _mm512_maskz_loadu_ps(first_lanes(n - 2 * j), src + 2 * j);
+      const __m512 b = _mm512_maskz_loadu_ps(first_lanes(n - 2 * j - 16), src + 2 * j + 16);
+      _mm512_storeu_ps(e + j, _mm512_permutex2var_ps(a, even, b));
+      _mm512_storeu_ps(o + j, _mm512_permutex2var_ps(a, odd, b));
+    }
+  }
+}
+
+// Weight gradients of channels oc0 .. oc0+G-1 (K×K kernels) over samples [n0, n1), whose
+// split inputs are at xs, into pdw (OC × K × K), and their bias gradients into pdb (OC),
+// both overwritten. Half: the split rows' length when it is known at compile time (one
+// block of windows: a load's offset is a constant).
+template <int K, int G, int Half>
+void split_weight_grad(const float* xs, const float* dy, const float* y, const int32_t* argmax, int64_t n0,
+                       int64_t n1, int64_t oc0, const ConvGeometry& g, const SplitPlan& p, float* pdw, float* pdb) {
+  const int64_t planes = p.PH * p.PW, half = Half > 0 ? Half : p.half;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i twice = _mm512_add_epi32(lane, lane);
+  const int32_t at[4] = {0, 1, static_cast<int32_t>(p.OW), static_cast<int32_t>(p.OW + 1)};
+  __m512 acc[G][K][K], bias[G];
+  for (int j = 0; j < G; ++j) {
+    bias[j] = _mm512_setzero_ps();
+    for (int ky = 0; ky < K; ++ky)
+      for (int kx = 0; kx < K; ++kx) acc[j][ky][kx] = _mm512_setzero_ps();
+  }
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* xn = xs + (n - n0) * p.sample;
+    const int64_t plane0 = (n * g.OC + oc0) * planes;
+    for (int64_t ph = 0; ph < p.PH; ++ph)
+      for (int64_t pw0 = 0; pw0 < (Half > 0 ? 1 : p.PW); pw0 += 16) {  // Half: one block
+        const __mmask16 m = first_lanes(p.PW - pw0);
+        // Each window's top-left position in the unpooled plane.
+        const __m512i corner =
+            _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * ph * p.OW + 2 * pw0)), twice);
+        __m512 gs[4][G];  // the gradient where the ReLU passed the maximum, per position
+        for (int j = 0; j < G; ++j) {
+          const int64_t i = plane0 + j * planes + ph * p.PW + pw0;
+          const __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
+          const __mmask16 pass = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(),
+                                                         _CMP_GT_OQ);
+          bias[j] = _mm512_mask_add_ps(bias[j], pass, bias[j], d);
+          const __m512i delta = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, argmax + i), corner);
+          for (int s = 0; s < 4; ++s)
+            gs[s][j] = _mm512_maskz_mov_ps(pass & _mm512_cmpeq_epi32_mask(delta, _mm512_set1_epi32(at[s])), d);
+        }
+        // Each of the (K+1)² input vectors once, into every sum it takes part in.
+#pragma GCC unroll 6
+        for (int r = 0; r <= K; ++r) {
+          const float* even = xn + 2 * (2 * ph + r) * half + pw0;
+#pragma GCC unroll 6
+          for (int t = 0; t <= K; ++t) {
+            const __m512 xv = _mm512_loadu_ps(even + (t & 1) * half + t / 2);
+            for (int sy = 0; sy < 2; ++sy)
+              for (int sx = 0; sx < 2; ++sx) {
+                const int ky = r - sy, kx = t - sx;
+                if (ky < 0 || ky >= K || kx < 0 || kx >= K) continue;
+                for (int j = 0; j < G; ++j) acc[j][ky][kx] = _mm512_fmadd_ps(gs[2 * sy + sx][j], xv, acc[j][ky][kx]);
+              }
+          }
+        }
+      }
+  }
+  for (int j = 0; j < G; ++j) {
+    pdb[oc0 + j] = conv_detail::Lanes16::sum(bias[j]);
+    for (int ky = 0; ky < K; ++ky)
+      for (int kx = 0; kx < K; ++kx) pdw[((oc0 + j) * K + ky) * K + kx] = conv_detail::Lanes16::sum(acc[j][ky][kx]);
+  }
+}
+
+// The bias gradients alone (frozen weights) over samples [n0, n1) into pdb (OC,
+// overwritten), summed as split_weight_grad sums them: the same bits.
+void split_bias_grad(const float* dy, const float* y, int64_t n0, int64_t n1, const ConvGeometry& g,
+                     const SplitPlan& p, float* pdb) {
+  const int64_t planes = p.PH * p.PW;
+  for (int64_t oc = 0; oc < g.OC; ++oc) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t ph = 0; ph < p.PH; ++ph)
+        for (int64_t pw0 = 0; pw0 < p.PW; pw0 += 16) {
+          const int64_t i = (n * g.OC + oc) * planes + ph * p.PW + pw0;
+          const __mmask16 m = first_lanes(p.PW - pw0);
+          const __mmask16 pass =
+              _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
+          acc = _mm512_mask_add_ps(acc, pass, acc, _mm512_maskz_loadu_ps(m, dy + i));
+        }
+    pdb[oc] = conv_detail::Lanes16::sum(acc);
+  }
+}
+
+using SplitKernel = void (*)(const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t,
+                             const ConvGeometry&, const SplitPlan&, float*, float*);
+
+// Channels per block: G·K·K accumulators, G·4 masked gradients and one input vector in
+// 32 registers as far as they go (3x3: 3 channels; 5x5: one).
+template <int K>
+constexpr int kSplitChannels = K == 3 ? 2 : 1;
+
+template <int K, int G>
+SplitKernel split_kernel(int64_t count, const SplitPlan& p) {
+  if constexpr (G > 1)
+    if (count < G) return split_kernel<K, G - 1>(count, p);
+  return p.half == 32 ? &split_weight_grad<K, G, 32> : &split_weight_grad<K, G, 0>;
+}
+
 #endif  // __AVX512F__
 
 }  // namespace
+
+bool pooled_split_backward_applies(const ConvGeometry& g) {
+#if defined(__AVX512F__)
+  return g.C == 1 && g.stride == 1 && g.KH == g.KW && (g.KH == 3 || g.KH == 5) && g.OH() >= 2 && g.OW() >= 2 &&
+         g.H * g.W < (int64_t{1} << 30);
+#else
+  (void)g;
+  return false;
+#endif
+}
+
+int64_t pooled_split_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
+#if defined(__AVX512F__)
+  const SplitPlan p(g);
+  const int64_t weights = g.OC * g.KH * g.KW;
+  return chunks(N) * (weights + g.OC) + static_cast<int64_t>(threads) * (kChunk * p.sample + 2 * p.half + 32);
+#else
+  (void)g, (void)N, (void)threads;
+  return 0;
+#endif
+}
+
+void pooled_split_backward(const float* dy, const float* x, const ConvGeometry& g, int64_t N, float* scratch,
+                           float* dw, float* db, const float* y, const int32_t* argmax) {
+#if defined(__AVX512F__)
+  const SplitPlan p(g);
+  const int64_t K = g.KH, weights = g.OC * K * K, n_chunks = chunks(N), in_size = g.H * g.W;
+  const int64_t G = K == 3 ? kSplitChannels<3> : kSplitChannels<5>;
+  float* part_dw = scratch;                       // n_chunks × OC × K × K
+  float* part_db = part_dw + n_chunks * weights;  // n_chunks × OC
+  float* per_thread = part_db + n_chunks * g.OC;
+  parallel_region(true, [&] {
+    float* xs = per_thread + static_cast<int64_t>(omp_get_thread_num()) * (kChunk * p.sample + 2 * p.half + 32);
+    float* row = xs + kChunk * p.sample;
+    std::memset(xs, 0, sizeof(float) * static_cast<size_t>(kChunk * p.sample + 2 * p.half + 32));
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int64_t n0 = c * kChunk, n1 = std::min(N, n0 + kChunk);
+      if (dw) {
+        for (int64_t n = n0; n < n1; ++n) split_columns(x + n * in_size, g, p, row, xs + (n - n0) * p.sample);
+        for (int64_t oc = 0; oc < g.OC; oc += G) {
+          const SplitKernel k = K == 3 ? split_kernel<3, kSplitChannels<3>>(g.OC - oc, p)
+                                       : split_kernel<5, kSplitChannels<5>>(g.OC - oc, p);
+          k(xs, dy, y, argmax, n0, n1, oc, g, p, part_dw + c * weights, part_db + c * g.OC);
+        }
+      } else if (db) {
+        split_bias_grad(dy, y, n0, n1, g, p, part_db + c * g.OC);
+      }
+    }
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < weights; ++i) {
+        float s = 0.0f;
+        for (int64_t c = 0; c < n_chunks; ++c) s += part_dw[c * weights + i];
+        dw[i] += s;
+      }
+    }
+    if (db) {
+#pragma omp single
+      conv_detail::add_chunk_partials(part_db, n_chunks, g.OC, db);
+    }
+  });
+#else
+  (void)dy, (void)x, (void)g, (void)N, (void)scratch, (void)dw, (void)db, (void)y, (void)argmax;
+#endif
+}
 
 bool pooled_backward_applies(const ConvGeometry& g) {
 #if defined(__AVX512F__)

@@ -26,4 +26,14 @@ int64_t pooled_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
 void pooled_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
                      float* scratch, float* dw, float* db, float* dx, const float* y, const int32_t* argmax);
 
+// The same backward for one input channel (a first layer, whose patch rows of KW floats
+// are under a vector), stride 1, 3x3 or 5x5 kernels, without the input gradient: the
+// lanes are 16 windows of a pooled row, reading the input split into even and odd columns.
+// Takes a geometry with at least one window on AVX-512.
+bool pooled_split_backward_applies(const ConvGeometry& g);
+int64_t pooled_split_backward_scratch(const ConvGeometry& g, int64_t N, int threads);
+// As pooled_backward, without dx; dw and db accumulate, each skipped when null.
+void pooled_split_backward(const float* dy, const float* x, const ConvGeometry& g, int64_t N, float* scratch,
+                           float* dw, float* db, const float* y, const int32_t* argmax);
+
 }  // namespace mnistcnn::kernels
