@@ -149,11 +149,12 @@ TEST(Sequential, InferEqualsEvalForwardAndKeepsNothingForBackward) {
 }
 
 // Training runs a ReLU, and 2×2 max pooling after it, inside the convolution or batch
-// norm before them (forward_fused): the same bits as the layers one by one (set_fusion
-// off), for outputs and running statistics, and for gradients when every convolution
-// builds columns; odd sizes before the pooling, no bias, batch norm on N×C×H×W and N×F,
-// a frozen first layer, the input gradient, a ReLU that ends the network and a pooling
-// that is not fused included. With the algorithms chosen per layer, a convolution's
+// norm before them (forward_fused), and a convolution's output is a flatten's after it
+// (reshaped, not copied): the same bits as the layers one by one (set_fusion off), for
+// outputs and running statistics, and for gradients when every convolution builds
+// columns; odd sizes before the pooling, no bias, batch norm on N×C×H×W and N×F, a
+// frozen first layer, the input gradient, a ReLU that ends the network, a pooling that is
+// not fused and a flatten right after a convolution included. With the algorithms chosen per layer, a convolution's
 // backward through its pooling sums over the windows' maxima alone (kernels/conv_pooled.h):
 // the same gradients up to rounding.
 TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
@@ -168,6 +169,7 @@ TEST(Sequential, TrainingFusesReluAndPoolingWithTheSameBits) {
                              "conv(4,3) batchnorm relu maxpool(2) conv(3,2) batchnorm relu flatten dense(6) "
                              "batchnorm relu dense(3)",
                              "conv(3,3,bias=false) batchnorm(affine=false) relu maxpool(2) flatten dense(3)",
+                             "conv(3,3) flatten dense(4) relu dense(2)",  // a flatten alone after a convolution
                              // Winograd (16 channels in and out), odd planes
                              "conv(16,3) relu conv(16,3,pad=1) relu maxpool(2) conv(16,3,pad=1) relu flatten dense(3)",
                              // the strided kernels (channels multiples of 8, stride 2), an odd plane pooled
