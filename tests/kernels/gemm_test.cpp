@@ -22,8 +22,11 @@ std::vector<float> random_vec(size_t n, uint64_t seed) {
 }
 
 TEST(Gemm, MatchesReferenceOnOddShapes) {
-  const int64_t dims[][3] = {{1, 1, 1}, {3, 7, 9}, {15, 1, 33}, {32, 676, 9}, {64, 121, 288}, {7, 130, 17},
-                              {256, 10, 1600}, {10, 1600, 256}, {301, 37, 513}};  // the last three are cut into blocks
+  // From {64, 121, 288} on, cut into blocks (2 or more, of rows or columns); then lenet's
+  // dense layers (forward, weight and input gradients of the first, forward of the second).
+  const int64_t dims[][3] = {{1, 1, 1},       {3, 7, 9},       {15, 1, 33},     {32, 676, 9},     {7, 130, 17},
+                              {64, 121, 288},  {256, 10, 1600}, {10, 1600, 256}, {301, 37, 513},   {64, 120, 400},
+                              {120, 400, 64},  {64, 400, 120},  {64, 84, 120},   {64, 3136, 128}};
   for (const auto& d : dims)
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb) {
@@ -43,7 +46,8 @@ TEST(Gemm, MatchesReferenceOnOddShapes) {
 // dnnl_sgemm alone splits thin products' sums between threads on AVX2 machines, so that
 // 1 and 2 threads gave different bits (and training runs different weights).
 TEST(Gemm, SameBitsForAnyThreadCount) {
-  const int64_t dims[][3] = {{32, 10, 1600}, {256, 10, 1600}, {10, 1600, 32}, {32, 9, 676}, {301, 37, 513}, {64, 3872, 288}};
+  const int64_t dims[][3] = {{32, 10, 1600}, {256, 10, 1600}, {10, 1600, 32}, {32, 9, 676},
+                              {301, 37, 513}, {64, 3872, 288}, {64, 120, 400}, {120, 400, 64}};
   const int before = kernels::num_threads();
   for (const auto& d : dims)
     for (int ta = 0; ta < 2; ++ta)

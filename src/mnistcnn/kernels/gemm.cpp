@@ -27,12 +27,28 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
                   M, N, K);
 }
 
-// How many blocks of C's longer side a product is cut into: a function of the shape alone.
-int64_t gemm_parts(int64_t M, int64_t N, int64_t K) {
-  constexpr int64_t kMinFlopsPerPart = 1 << 20, kMinRowsPerPart = 16, kMaxParts = 16;
-  const int64_t by_work = 2 * M * N * K / kMinFlopsPerPart;
-  const int64_t by_size = std::max(M, N) / kMinRowsPerPart;
-  return std::clamp<int64_t>(std::min(by_work, by_size), 1, kMaxParts);
+// How a product outside a parallel region is cut into blocks of C: a function of the
+// shape alone. Two blocks from 1 MFLOP (lenet's dense layers, 1.3 and 6.1 MFLOP, 1.4-1.9x
+// faster on two threads than one call; five blocks had left a thread idle for one of five,
+// and smaller calls run dnnl's kernels slower), more in powers of two from 32 MFLOP, each
+// block at least 16 rows or columns. Blocks of columns when B is transposed (x·Wᵀ: each
+// block reads its own rows of W; 1.2-1.5x faster than blocks of rows at 4 blocks), else of
+// rows (lenet's dW and dx 1.1-1.2x faster than columns), unless that side is too short.
+// Times of every shape in docs/BENCHMARKS.md (2026-12-03, second stop).
+struct Blocks {
+  int64_t parts;
+  bool rows;
+};
+Blocks gemm_blocks(bool trans_b, int64_t M, int64_t N, int64_t K) {
+  constexpr int64_t kMinFlops = 1 << 20, kFlopsPerPart = 8 << 20, kMinRowsPerPart = 16, kMaxParts = 16;
+  const int64_t flops = 2 * M * N * K;
+  const bool rows_fit = M >= 2 * kMinRowsPerPart, columns_fit = N >= 2 * kMinRowsPerPart;
+  if (flops < kMinFlops || (!rows_fit && !columns_fit)) return {1, true};
+  const bool rows = trans_b ? !columns_fit : rows_fit;
+  const auto pow2_floor = [](int64_t v) { return int64_t{1} << (63 - __builtin_clzll(static_cast<uint64_t>(v))); };
+  const int64_t by_work = pow2_floor(std::clamp<int64_t>(flops / kFlopsPerPart, 2, kMaxParts));
+  const int64_t by_size = pow2_floor((rows ? M : N) / kMinRowsPerPart);
+  return {std::min(by_work, by_size), rows};
 }
 
 }  // namespace
@@ -52,14 +68,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  const int64_t parts = gemm_parts(M, N, K);
-  if (parts == 1) {
+  const Blocks cut = gemm_blocks(trans_b, M, N, K);
+  if (cut.parts == 1) {
     const ThreadCountScope one(1);
     sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  const bool split_rows = M >= N;
-  const int64_t extent = split_rows ? M : N, step = (extent + parts - 1) / parts;
+  const bool split_rows = cut.rows;
+  const int64_t extent = split_rows ? M : N, step = (extent + cut.parts - 1) / cut.parts;
   const int64_t blocks = (extent + step - 1) / step;
   // A block's failure is kept for after the region (no exception may leave it); an atomic,
   // not a reduction: clang rejects reducing a variable the body captures.

@@ -1,5 +1,6 @@
 #include "mnistcnn/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "mnistcnn/core/error.h"
@@ -31,7 +32,19 @@ Optimizer::Optimizer(std::vector<nn::Param*> params, double lr) : params_(std::m
 }
 
 void Optimizer::zero_grad() {
-  for (nn::Param* p : params_) p->grad.zero();
+  // In pieces shared out among the threads, in one region (lenet's 62k gradients: 9.3 ->
+  // 6.3 us a step on two threads).
+  constexpr int64_t kPiece = 4096;
+  int64_t total = 0;
+  for (const nn::Param* p : params_) total += p->grad.numel();
+  kernels::parallel_region(total >= kMinParallelValues, [&] {
+    for (nn::Param* p : params_) {
+      float* g = p->grad.data();
+      const int64_t n = p->grad.numel();
+#pragma omp for schedule(static) nowait
+      for (int64_t lo = 0; lo < n; lo += kPiece) std::fill(g + lo, g + std::min(n, lo + kPiece), 0.0f);
+    }
+  });
 }
 
 double Optimizer::lr_multiplier(const std::string& param) const {

@@ -1,9 +1,12 @@
 #include "mnistcnn/train/trainer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/kernels/parallel.h"
 #include "mnistcnn/loss/cross_entropy.h"
 #include "mnistcnn/optim/constraints.h"
 
@@ -45,18 +48,33 @@ EvalResult evaluate(nn::Sequential& net, data::Loader& data) {
 namespace {
 
 bool finite_grads(const std::vector<nn::Param*>& params) {
-  for (const nn::Param* p : params) {
-    if (!p->learnable()) continue;
-    const float* g = p->grad.data();
-    const int64_t n = p->grad.numel();
-    // g·0 is 0 for a finite g and NaN for ±inf or NaN, and a NaN survives a sum in any
-    // order: so the sum may run in SIMD lanes (a serial chain was 2% of a fast99 step).
+  // g·0 is 0 for a finite g and NaN for ±inf or NaN, and a NaN survives a sum in any
+  // order: so the sum may run in SIMD lanes (a serial chain was 2% of a fast99 step), in
+  // pieces, and the pieces shared out among the threads (lenet's 62k gradients: 11.5 ->
+  // 7.7 us a step on two threads).
+  constexpr int64_t kPiece = 4096;
+  int64_t total = 0;
+  for (const nn::Param* p : params)
+    if (p->learnable()) total += p->grad.numel();
+  std::atomic<bool> finite{true};
+  kernels::parallel_region(total >= kernels::kMinParallelValues, [&] {
     float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t i = 0; i < n; ++i) sum += g[i] * 0.0f;
-    if (sum != 0.0f) return false;
-  }
-  return true;
+    for (const nn::Param* p : params) {
+      if (!p->learnable()) continue;
+      const float* g = p->grad.data();
+      const int64_t n = p->grad.numel();
+#pragma omp for schedule(static) nowait
+      for (int64_t lo = 0; lo < n; lo += kPiece) {
+        const int64_t hi = std::min(n, lo + kPiece);
+        float piece = 0.0f;
+#pragma omp simd reduction(+ : piece)
+        for (int64_t i = lo; i < hi; ++i) piece += g[i] * 0.0f;
+        sum += piece;
+      }
+    }
+    if (sum != 0.0f) finite.store(false, std::memory_order_relaxed);
+  });
+  return finite.load(std::memory_order_relaxed);
 }
 
 // The epoch (1-based) with the best monitored metric in `history`, the first of equals
