@@ -222,6 +222,102 @@ void input_grad(const Active& a, const float* window_grad, const float* wp, cons
   }
 }
 
+// ---- The input gradient per window, dense over the channels (lenet's second layer) ----
+// Where patch rows are a vector or two, input_grad's lists leave it short of work: a
+// position's few channels are a chain of dependent additions (6 sums, 4 cycles each),
+// each list's length is a coin toss to the branch predictor, and the overlapping patches'
+// additions onto the input gradient read what was just stored at another offset. Here a
+// window's four positions are summed over every channel at once, those the ReLU or the
+// pooling dropped with a zero gradient, and added onto the input gradient once.
+
+// Per channel and window: the gradient where the ReLU passed the maximum (else 0) and the
+// maximum's position in its window (0-3: sy·2 + sx).
+void find_slots(const float* dy, const float* y, const int32_t* argmax, const ConvGeometry& g, const Plan& p,
+                const Active& a, float* window_grad, int32_t* slot) {
+  const int64_t P = p.windows;
+  const __m512i ow_v = _mm512_set1_epi32(static_cast<int32_t>(p.OW)), two = _mm512_set1_epi32(2);
+  for (int64_t i0 = 0; i0 < g.OC * P; i0 += P)
+    for (int64_t w0 = 0; w0 < P; w0 += 16) {
+      const int64_t i = i0 + w0;
+      const __mmask16 m = first_lanes(P - w0);
+      const __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
+      const __mmask16 pass = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(),
+                                                     _CMP_GT_OQ);
+      _mm512_mask_storeu_ps(window_grad + i, m, _mm512_maskz_mov_ps(pass, d));
+      // The maximum's offset from the window's corner: 0, 1, OW or OW + 1.
+      const __m512i delta = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, argmax + i),
+                                             _mm512_maskz_loadu_epi32(m, a.corner.data() + w0));
+      const __mmask16 lower = _mm512_cmpge_epi32_mask(delta, ow_v);
+      const __m512i sx = _mm512_mask_sub_epi32(delta, lower, delta, ow_v);  // 0 or 1
+      _mm512_mask_storeu_epi32(slot + i, m, _mm512_mask_add_epi32(sx, lower, sx, two));
+    }
+}
+
+// One sample's input gradient, channels-last, into dxp (zeroed here). A window's four
+// positions' patches lie in a region of RH = S + KH rows of (S + KW)·C floats (RV vectors):
+// per window, the sum over every channel of gradient × that channel's weights placed at
+// its maximum's position in the region (ws: OC × 4 positions × RH × RV vectors, zero
+// around the weights), in registers, then added onto the region once.
+template <int RH, int RV>
+void input_grad_windows(const float* window_grad, const int32_t* slot, const float* ws, const ConvGeometry& g,
+                        const Plan& p, float* dxp) {
+  std::memset(dxp, 0, sizeof(float) * static_cast<size_t>(p.plane));
+  const int64_t region = (g.stride + g.KW) * g.C;
+  const __mmask16 last = first_lanes(region - 16 * (RV - 1));
+  for (int64_t w = 0; w < p.windows; ++w) {
+    __m512 acc[RH][RV];
+    for (int r = 0; r < RH; ++r)
+      for (int v = 0; v < RV; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t oc = 0; oc < g.OC; ++oc) {
+      const int64_t i = oc * p.windows + w;
+      const __m512 d = _mm512_set1_ps(window_grad[i]);
+      const float* q = ws + ((oc * 4 + slot[i]) * RH * RV) * 16;
+      for (int r = 0; r < RH; ++r)
+        for (int v = 0; v < RV; ++v) acc[r][v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(q + (r * RV + v) * 16), acc[r][v]);
+    }
+    float* base = dxp + p.patch(2 * (w / p.PW), 2 * (w % p.PW));
+    for (int r = 0; r < RH; ++r)
+      for (int v = 0; v < RV; ++v) {
+        float* at = base + r * p.row;
+        store_part<RV>(at, v, last, _mm512_add_ps(load_part<RV>(at, v, last), acc[r][v]));
+      }
+  }
+}
+
+using WindowInput = void (*)(const float*, const int32_t*, const float*, const ConvGeometry&, const Plan&, float*);
+
+template <int RH, int MaxRV>
+WindowInput window_input_up_to(int64_t rv) {
+  WindowInput k = nullptr;
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((rv == I + 1 ? void(k = &input_grad_windows<RH, I + 1>) : void()), ...);
+  }(std::make_integer_sequence<int, MaxRV>{});
+  return k;
+}
+
+// input_grad_windows for a geometry whose windows' regions (RH rows of RV vectors) fit 16
+// registers, or null (the lists: keras-mnist's second layer, 4 rows of 8 vectors).
+struct WindowKernel {
+  WindowInput input = nullptr;
+  int64_t RH = 0, RV = 0;
+};
+WindowKernel window_kernel(const ConvGeometry& g) {
+  WindowKernel k;
+  k.RH = g.stride + g.KH;
+  k.RV = ((g.stride + g.KW) * g.C + 15) / 16;
+  if (k.RH == 4) k.input = window_input_up_to<4, 4>(k.RV);
+  if (k.RH == 5) k.input = window_input_up_to<5, 3>(k.RV);
+  if (k.RH == 6) k.input = window_input_up_to<6, 2>(k.RV);
+  if (k.RH == 7) k.input = window_input_up_to<7, 2>(k.RV);
+  return k;
+}
+
+// Floats of the placed weights input_grad_windows reads (OC × 4 × RH × RV vectors).
+int64_t placed_weights_size(const ConvGeometry& g) {
+  const WindowKernel k = window_kernel(g);
+  return k.input ? g.OC * 4 * k.RH * k.RV * 16 : 0;
+}
+
 // The kernels for this geometry's KH and vectors per patch row, or null.
 struct Kernels {
   void (*weight)(const Active&, const float*, const ConvGeometry&, const Plan&, bool, float*, float*) = nullptr;
@@ -513,7 +609,12 @@ bool pooled_backward_applies(const ConvGeometry& g) {
 
 int64_t pooled_backward_scratch(const ConvGeometry& g, int64_t N, int threads) {
   const int64_t weights = g.OC * g.KH * g.KW * g.C;
-  return chunks(N) * (weights + g.OC) + weights + static_cast<int64_t>(threads) * per_thread_size(g);
+#if defined(__AVX512F__)
+  const int64_t placed = placed_weights_size(g);
+#else
+  const int64_t placed = 0;
+#endif
+  return chunks(N) * (weights + g.OC) + weights + placed + static_cast<int64_t>(threads) * per_thread_size(g);
 }
 
 void pooled_backward(const float* dy, const float* x, const float* w, const ConvGeometry& g, int64_t N,
@@ -521,12 +622,15 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
 #if defined(__AVX512F__)
   const Plan p(g);
   const Kernels k = select(g);
+  const WindowKernel wk = window_kernel(g);
   const int64_t OC = g.OC, KK = g.KH * g.KW, weights = OC * g.KH * p.R, n_chunks = chunks(N);
   const int64_t in_size = g.C * g.H * g.W, out_size = OC * p.windows;
   float* part_dw = scratch;                           // n_chunks × OC × KH × R
   float* part_db = part_dw + n_chunks * weights;      // n_chunks × OC
   float* wp = part_db + n_chunks * OC;                // OC × KH × R, when dx
-  float* per_thread = wp + weights;
+  float* placed = wp + weights;                       // input_grad_windows' weights, when dx
+  float* per_thread = placed + placed_weights_size(g);
+  const bool input_windows = dx && wk.input;
   parallel_region(true, [&] {
     if (dx) {
 #pragma omp for schedule(static)
@@ -536,12 +640,26 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
             for (int64_t kx = 0; kx < g.KW; ++kx)
               wp[(oc * g.KH + ky) * p.R + kx * g.C + c] = w[oc * g.C * KK + c * KK + ky * g.KW + kx];
     }
+    if (input_windows) {  // each channel's weights at each of the four positions of a window's region
+      const int64_t block = wk.RH * wk.RV * 16;
+#pragma omp for schedule(static)
+      for (int64_t os = 0; os < OC * 4; ++os) {
+        const int64_t oc = os / 4, sy = (os % 4) / 2, sx = os % 2;
+        float* q = placed + os * block;
+        std::fill(q, q + block, 0.0f);
+        for (int64_t ky = 0; ky < g.KH; ++ky)
+          std::copy(wp + (oc * g.KH + ky) * p.R, wp + (oc * g.KH + ky + 1) * p.R,
+                    q + (sy * g.stride + ky) * wk.RV * 16 + sx * g.stride * g.C);
+      }
+    }
     float* xp = per_thread + static_cast<int64_t>(omp_get_thread_num()) * per_thread_size(g);
     float* dxp = xp + p.plane;
     float* window_grad = dxp + p.plane;
     if (dw) std::memset(xp, 0, sizeof(float) * static_cast<size_t>(p.plane));  // the border stays zero
     thread_local Active active;
     find_corners(p, active);
+    thread_local std::vector<int32_t> slot;  // find_slots' positions
+    if (input_windows) slot.resize(static_cast<size_t>(out_size));
     thread_local std::vector<int32_t> from;  // to_channels_last's gather indices
     from.resize(static_cast<size_t>(g.W * g.C));
     for (int64_t j = 0; j < g.W * g.C; ++j)
@@ -550,8 +668,14 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
     for (int64_t c = 0; c < n_chunks; ++c)
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
         const bool first = n == c * kChunk;
-        find_active(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, dx != nullptr, window_grad,
-                    active);
+        // The lists of windows with a gradient for the weights, and per window for the input
+        // gradient unless the window kernel takes it (with find_slots).
+        if (dw || db || !input_windows)
+          find_active(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, dx && !input_windows,
+                      window_grad, active);
+        if (input_windows)
+          find_slots(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, active, window_grad,
+                     slot.data());
         if (dw) {
           to_channels_last(x + n * in_size, g, p, from.data(), xp);
           k.weight(active, xp, g, p, first, part_dw + c * weights, part_db + c * OC);
@@ -559,7 +683,10 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
           bias_grad(active, g, p, first, part_db + c * OC);
         }
         if (dx) {
-          k.input(active, window_grad, wp, g, p, dxp);
+          if (input_windows)
+            wk.input(window_grad, slot.data(), placed, g, p, dxp);
+          else
+            k.input(active, window_grad, wp, g, p, dxp);
           from_channels_last(dxp, g, p, dx + n * in_size);
         }
       }
