@@ -168,6 +168,9 @@ TEST(ConvKernel, FusedLayersHaveTheBitsOfTheLayersAlone) {
       {.C = 1, .H = 28, .W = 28, .OC = 8, .KH = 5, .KW = 5, .stride = 1, .pad = 0},    // fast99 conv1
       {.C = 1, .H = 12, .W = 16, .OC = 3, .KH = 4, .KW = 7, .stride = 1, .pad = 0},    // 9×10, a kernel of 7
       {.C = 1, .H = 35, .W = 42, .OC = 17, .KH = 2, .KW = 2, .stride = 1, .pad = 0},   // 41 wide: 3 steps of 8
+      // One input channel, windows in the lanes: rows of 34 and 20 windows (blocks of 16).
+      {.C = 1, .H = 37, .W = 71, .OC = 7, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
+      {.C = 1, .H = 30, .W = 45, .OC = 5, .KH = 5, .KW = 5, .stride = 1, .pad = 0},
       {.C = 6, .H = 13, .W = 13, .OC = 16, .KH = 3, .KW = 3, .stride = 1, .pad = 0},   // lenet conv2
       {.C = 3, .H = 20, .W = 27, .OC = 11, .KH = 5, .KW = 4, .stride = 1, .pad = 0},
       // Output channels in vector lanes (several input channels, OC a multiple of 16):

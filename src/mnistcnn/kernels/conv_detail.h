@@ -127,6 +127,50 @@ inline __mmask16 first_lanes(int64_t n) {
   return n >= 16 ? __mmask16{0xFFFF} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1);
 }
 
+// A one-channel input split into its even and odd columns, for kernels whose lanes are 16
+// windows of 2×2 max pooling along a row (conv_pooled.cpp's backward, conv_direct.cpp's
+// forward): window pw's positions read columns 2pw + sx + kx, a fixed offset into one of
+// the two. Floats per split row: the windows' blocks of 16 and the offsets past them (up
+// to KW/2 + 1 <= 3), rounded to whole vectors.
+struct SplitPlan {
+  int64_t Hp, OW, PH, PW, blocks, half, sample;
+  explicit SplitPlan(const ConvGeometry& g)
+      : Hp(g.H + 2 * g.pad),
+        OW(g.OW()),
+        PH(g.OH() / 2),
+        PW(g.OW() / 2),
+        blocks((PW + 15) / 16),
+        half(16 * blocks + 16),
+        sample(2 * Hp * half) {}
+};
+
+// x (H×W) -> its padded rows' even columns at dst + 2r·half, odd at dst + (2r+1)·half.
+// The padding rows and what lies past a row's columns are left as they are: the caller
+// zeroes dst once. row: 2·half + 32 floats, zero (the caller's) but where a padded row is
+// copied in.
+inline void split_columns(const float* x, const ConvGeometry& g, const SplitPlan& p, float* row, float* dst) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_add_epi32(lane, lane), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const int64_t n = g.W + 2 * g.pad, columns = (n + 1) / 2;
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    float* e = dst + 2 * (ih + g.pad) * p.half;
+    float* o = e + p.half;
+    // Without padding straight from x (masked loads read nothing past its row); with it
+    // through the bordered row.
+    const float* src = x + ih * g.W;
+    if (g.pad > 0) {
+      copy_row(src, row + g.pad, g.W);
+      src = row;
+    }
+    for (int64_t j = 0; j < columns; j += 16) {
+      const __m512 a = _mm512_maskz_loadu_ps(first_lanes(n - 2 * j), src + 2 * j);
+      const __m512 b = _mm512_maskz_loadu_ps(first_lanes(n - 2 * j - 16), src + 2 * j + 16);
+      _mm512_storeu_ps(e + j, _mm512_permutex2var_ps(a, even, b));
+      _mm512_storeu_ps(o + j, _mm512_permutex2var_ps(a, odd, b));
+    }
+  }
+}
+
 struct Lanes16 {
   using V = __m512;
   using Mask = __mmask16;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "mnistcnn/kernels/conv_detail.h"
 
@@ -230,6 +231,88 @@ void forward_pooled_channels(const float* x, const float* w, const float* b, con
     }
 }
 
+// One input channel (a first layer), K×K kernels: the lanes are 16 windows of a pooled row
+// instead of 16 columns of two output rows, over the input split into its even and odd
+// columns (conv_detail::split_columns): each of a window's four positions has its own sums,
+// so the pooling is three elementwise maxima, not pool_pair's permutes of 8 windows per
+// step (lenet's first layer: 13 windows a row, 26 columns). Each of the (K+1)² input
+// vectors of a pooled row is loaded once for every sum it takes part in. A sum's taps run
+// in (kh, kw) order from zero, then max(v + b, 0) and the first maximum of the window's
+// order, as forward_pooled_channels: the same bits.
+template <int K, int NB>
+void forward_pooled_split(const float* xs, const float* w, const float* b, const conv_detail::SplitPlan& p,
+                          int64_t oc0, float* y, int32_t* argmax) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i twice = _mm512_add_epi32(lane, lane);
+  const __m512 zero = _mm512_setzero_ps();
+  const int32_t at[4] = {0, 1, static_cast<int32_t>(p.OW), static_cast<int32_t>(p.OW + 1)};
+  const int64_t planes = p.PH * p.PW;
+  for (int64_t ph = 0; ph < p.PH; ++ph)
+    for (int64_t pw0 = 0; pw0 < p.PW; pw0 += 16) {
+      __m512 acc[NB][4];
+      for (int j = 0; j < NB; ++j)
+        for (int s = 0; s < 4; ++s) acc[j][s] = zero;
+      // The weights broadcast from memory at each use: hoisted out of the loop, GCC kept
+      // all K²·NB broadcasts and spilled them to the stack.
+      const float* wr = w + oc0 * K * K;
+      asm("" : "+r"(wr));
+#pragma GCC unroll 6
+      for (int r = 0; r <= K; ++r) {
+        const float* even = xs + 2 * (2 * ph + r) * p.half + pw0;
+#pragma GCC unroll 6
+        for (int t = 0; t <= K; ++t) {
+          const __m512 xv = _mm512_loadu_ps(even + (t & 1) * p.half + t / 2);
+          for (int sy = 0; sy < 2; ++sy)
+            for (int sx = 0; sx < 2; ++sx) {
+              const int ky = r - sy, kx = t - sx;
+              if (ky < 0 || ky >= K || kx < 0 || kx >= K) continue;
+              for (int j = 0; j < NB; ++j)
+                acc[j][2 * sy + sx] =
+                    _mm512_fmadd_ps(_mm512_set1_ps(wr[(j * K + ky) * K + kx]), xv, acc[j][2 * sy + sx]);
+            }
+        }
+      }
+      const __mmask16 out = conv_detail::first_lanes(p.PW - pw0);
+      const __m512i corner = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * ph * p.OW + 2 * pw0)), twice);
+      for (int j = 0; j < NB; ++j) {
+        const __m512 bias = _mm512_set1_ps(b ? b[oc0 + j] : 0.0f);
+        const int64_t i = (oc0 + j) * planes + ph * p.PW + pw0;
+        __m512 best = max16(_mm512_add_ps(acc[j][0], bias), zero);
+        __m512i where = _mm512_setzero_si512();
+        for (int s = 1; s < 4; ++s) {
+          const __m512 v = max16(_mm512_add_ps(acc[j][s], bias), zero);
+          const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+          best = _mm512_mask_blend_ps(take, best, v);
+          where = _mm512_mask_blend_epi32(take, where, _mm512_set1_epi32(at[s]));
+        }
+        _mm512_mask_storeu_ps(y + i, out, best);
+        if (argmax) _mm512_mask_storeu_epi32(argmax + i, out, _mm512_add_epi32(corner, where));
+      }
+    }
+}
+
+// Whether forward_pooled_split takes the geometry (direct_conv_applies' besides).
+bool pooled_split_forward_applies(const ConvGeometry& g) {
+  return g.C == 1 && g.KH == g.KW && (g.KH == 3 || g.KH == 5) && g.OH() >= 2 && g.OW() >= 2;
+}
+
+// Channel blocks of 4 (16 sums in registers: blocks of 5 or 6 spilled them, measured 1.05-1.15x
+// slower; 3 1.08x), the rest 1 to 3.
+template <int K>
+void forward_pooled_split_all(const float* x, const float* w, const float* b, const ConvGeometry& g, float* y,
+                              int32_t* argmax) {
+  const conv_detail::SplitPlan p(g);
+  thread_local std::vector<float> split;  // the sample's split input, its row scratch after
+  const auto size = static_cast<size_t>(p.sample + 2 * p.half + 32);
+  if (split.size() != size) split.assign(size, 0.0f);  // split_columns leaves what it does not write
+  conv_detail::split_columns(x, g, p, split.data() + p.sample, split.data());
+  int64_t oc = 0;
+  for (; oc + 4 <= g.OC; oc += 4) forward_pooled_split<K, 4>(split.data(), w, b, p, oc, y, argmax);
+  [&]<int... R>(std::integer_sequence<int, R...>) {
+    ((g.OC - oc == R + 1 ? forward_pooled_split<K, R + 1>(split.data(), w, b, p, oc, y, argmax) : void()), ...);
+  }(std::make_integer_sequence<int, 3>{});
+}
+
 // Output channels in the lanes (OC a multiple of 16, several input channels): where an
 // output row is narrower than a vector (lenet's second layer: 11, of which the pooling
 // keeps 10), forward_pooled_channels' lanes past it are products thrown away; here each
@@ -346,6 +429,13 @@ bool direct_conv_pooled_forward(const float* x, const float* w, const float* b, 
       pooled_in_lanes<5>(x, packed, b, g, y, argmax);
     else
       pooled_in_lanes<0>(x, packed, b, g, y, argmax);
+    return true;
+  }
+  if (pooled_split_forward_applies(g)) {
+    if (g.KW == 3)
+      forward_pooled_split_all<3>(x, w, b, g, y, argmax);
+    else
+      forward_pooled_split_all<5>(x, w, b, g, y, argmax);
     return true;
   }
   for_channel_blocks(
