@@ -52,6 +52,39 @@ void check_conv_against_reference(const ConvGeometry& g, int64_t N) {
   EXPECT_LE(testing::worst_mismatch(dx.data(), dx_ref.data(), in, 1e-4, 1e-5), 1.0) << "dx (overwritten)";
 }
 
+// A batch through a convolution fused with ReLU and 2×2 pooling, a pooled gradient with
+// every fifth value zero, and the reference gradients: the unpooled gradient through the
+// seven-loop backward, accumulated onto dw = 0.5 and db = 0.25 (dx overwritten).
+struct PooledCase {
+  Tensor x, w, dy;
+  std::vector<float> y, dw_ref, db_ref, dx_ref;
+  std::vector<int32_t> argmax;
+};
+PooledCase pooled_case(const ConvGeometry& g, int64_t N, uint64_t seed) {
+  PooledCase c;
+  c.x = testing::random_tensor({N, g.C, g.H, g.W}, seed);
+  c.w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, seed + 1);
+  const Tensor b = testing::random_tensor({g.OC}, seed + 2);
+  const int64_t P = N * g.OC, pooled = P * (g.OH() / 2) * (g.OW() / 2);
+  std::vector<float> fwd(static_cast<size_t>(
+      kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
+  c.y.resize(static_cast<size_t>(pooled));
+  c.argmax.resize(c.y.size());
+  kernels::conv2d_forward(c.x.data(), c.w.data(), b.data(), g, N, fwd.data(), c.y.data(), kernels::Fuse::ReluMaxPool2,
+                          c.argmax.data());
+  c.dy = testing::random_tensor({N, g.OC, g.OH() / 2, g.OW() / 2}, seed + 3);
+  for (int64_t i = 0; i < pooled; i += 5) c.dy[i] = 0.0f;
+  std::vector<float> d(static_cast<size_t>(P * g.L()));
+  kernels::fused_backward_planes(kernels::Fuse::ReluMaxPool2, c.dy.data(), c.y.data(), c.argmax.data(), P, g.OH(),
+                                 g.OW(), d.data());
+  c.dw_ref.assign(static_cast<size_t>(g.OC * g.K()), 0.5f);
+  c.db_ref.assign(static_cast<size_t>(g.OC), 0.25f);
+  c.dx_ref.resize(static_cast<size_t>(c.x.numel()));
+  kernels::conv2d_backward_ref(c.x.data(), d.data(), c.w.data(), g, N, c.dw_ref.data(), c.db_ref.data(),
+                               c.dx_ref.data());
+  return c;
+}
+
 TEST(ConvKernel, MatchesReferenceOnOddShapes) {
   check_conv_against_reference({.C = 1, .H = 28, .W = 28, .OC = 32, .KH = 3, .KW = 3, .stride = 1, .pad = 0}, 3);
   check_conv_against_reference({.C = 3, .H = 7, .W = 9, .OC = 5, .KH = 3, .KW = 3, .stride = 2, .pad = 1}, 3);
@@ -236,26 +269,11 @@ TEST(ConvKernel, PooledBackwardMatchesTheUnpooledGradient) {
     EXPECT_TRUE(kernels::pooled_backward_applies(g)) << g.C << "x" << g.H << "x" << g.W;
 #endif
     for (int64_t N : {1, 5, 9}) {
-      const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 1);
-      const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 2);
-      const Tensor b = testing::random_tensor({g.OC}, 3);
-      const int64_t P = N * g.OC, pooled = P * (g.OH() / 2) * (g.OW() / 2), full = P * g.L();
+      const PooledCase c = pooled_case(g, N, 1);
+      const Tensor &x = c.x, &w = c.w, &dy = c.dy;
+      const auto &y = c.y, &dw_ref = c.dw_ref, &db_ref = c.db_ref, &dx_ref = c.dx_ref;
+      const auto& argmax = c.argmax;
       const int64_t in = N * g.C * g.H * g.W, K = g.C * g.KH * g.KW;
-      std::vector<float> fwd(static_cast<size_t>(
-          kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
-      std::vector<float> y(static_cast<size_t>(pooled));
-      std::vector<int32_t> argmax(y.size());
-      kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, fwd.data(), y.data(), kernels::Fuse::ReluMaxPool2,
-                              argmax.data());
-      Tensor dy = testing::random_tensor({N, g.OC, g.OH() / 2, g.OW() / 2}, 4);
-      for (int64_t i = 0; i < pooled; i += 5) dy[i] = 0.0f;
-      // Reference: the unpooled gradient through the seven-loop backward.
-      std::vector<float> d(static_cast<size_t>(full));
-      kernels::fused_backward_planes(kernels::Fuse::ReluMaxPool2, dy.data(), y.data(), argmax.data(), P, g.OH(),
-                                     g.OW(), d.data());
-      std::vector<float> dw_ref(static_cast<size_t>(g.OC * K), 0.5f), db_ref(static_cast<size_t>(g.OC), 0.25f),
-          dx_ref(static_cast<size_t>(in));
-      kernels::conv2d_backward_ref(x.data(), d.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
       std::vector<std::vector<float>> dws, dbs, dxs;
       for (int threads : {1, 2, 3}) {
         omp_set_num_threads(threads);
@@ -323,25 +341,11 @@ TEST(ConvKernel, PooledBackwardOfOneInputChannelMatchesTheUnpooledGradient) {
     EXPECT_TRUE(kernels::pooled_split_backward_applies(g)) << g.H << "x" << g.W << " OC " << g.OC;
 #endif
     for (int64_t N : {1, 5, 9}) {
-      const Tensor x = testing::random_tensor({N, g.C, g.H, g.W}, 11);
-      const Tensor w = testing::random_tensor({g.OC, g.C, g.KH, g.KW}, 12);
-      const Tensor b = testing::random_tensor({g.OC}, 13);
-      const int64_t P = N * g.OC, pooled = P * (g.OH() / 2) * (g.OW() / 2), full = P * g.L();
+      const PooledCase c = pooled_case(g, N, 11);
+      const Tensor &x = c.x, &w = c.w, &dy = c.dy;
+      const auto &y = c.y, &dw_ref = c.dw_ref, &db_ref = c.db_ref, &dx_ref = c.dx_ref;
+      const auto& argmax = c.argmax;
       const int64_t in = N * g.C * g.H * g.W, K = g.C * g.KH * g.KW;
-      std::vector<float> fwd(static_cast<size_t>(
-          kernels::conv2d_forward_scratch(g, omp_get_max_threads(), kernels::Fuse::ReluMaxPool2)));
-      std::vector<float> y(static_cast<size_t>(pooled));
-      std::vector<int32_t> argmax(y.size());
-      kernels::conv2d_forward(x.data(), w.data(), b.data(), g, N, fwd.data(), y.data(), kernels::Fuse::ReluMaxPool2,
-                              argmax.data());
-      Tensor dy = testing::random_tensor({N, g.OC, g.OH() / 2, g.OW() / 2}, 14);
-      for (int64_t i = 0; i < pooled; i += 5) dy[i] = 0.0f;
-      std::vector<float> d(static_cast<size_t>(full));
-      kernels::fused_backward_planes(kernels::Fuse::ReluMaxPool2, dy.data(), y.data(), argmax.data(), P, g.OH(),
-                                     g.OW(), d.data());
-      std::vector<float> dw_ref(static_cast<size_t>(g.OC * K), 0.5f), db_ref(static_cast<size_t>(g.OC), 0.25f),
-          dx_ref(static_cast<size_t>(in));
-      kernels::conv2d_backward_ref(x.data(), d.data(), w.data(), g, N, dw_ref.data(), db_ref.data(), dx_ref.data());
       std::vector<std::vector<float>> dws, dbs;
       for (int threads : {1, 2, 3}) {
         omp_set_num_threads(threads);

@@ -188,6 +188,23 @@ inline __m512 permute16(__m512i idx, __m512 v) { return _mm512_maskz_permutexvar
   _mm512_mask_storeu_epi32(argmax, out, _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base), even), at));
 }
 
+// A window's four sums (in the window's order: top-left, top-right, bottom-left,
+// bottom-right) after the bias and ReLU, max(v + b, 0), and the first maximum among them,
+// as pool_pair picks it; `at` gets offs[k] of the maximum's k.
+[[gnu::always_inline]] inline __m512 relu_max_of_four(const __m512 (&sums)[4], __m512 bias, const int32_t (&offs)[4],
+                                                      __m512i& at) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 best = max16(_mm512_add_ps(sums[0], bias), zero);
+  at = _mm512_set1_epi32(offs[0]);
+  for (int k = 1; k < 4; ++k) {
+    const __m512 v = max16(_mm512_add_ps(sums[k], bias), zero);
+    const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+    best = _mm512_mask_blend_ps(take, best, v);
+    at = _mm512_mask_blend_epi32(take, at, _mm512_set1_epi32(offs[k]));
+  }
+  return best;
+}
+
 // NB channels from oc0 on with the bias, ReLU and 2×2 max pooling applied in registers:
 // each step sums two output rows (2·ph, 2·ph+1) of 16 columns from o on (top and bottom:
 // 2·NB accumulators, each broadcast weight feeding both) in the (c, kh, kw) order of
@@ -275,17 +292,9 @@ void forward_pooled_split(const float* xs, const float* w, const float* b, const
       const __mmask16 out = conv_detail::first_lanes(p.PW - pw0);
       const __m512i corner = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * ph * p.OW + 2 * pw0)), twice);
       for (int j = 0; j < NB; ++j) {
-        const __m512 bias = _mm512_set1_ps(b ? b[oc0 + j] : 0.0f);
         const int64_t i = (oc0 + j) * planes + ph * p.PW + pw0;
-        __m512 best = max16(_mm512_add_ps(acc[j][0], bias), zero);
-        __m512i where = _mm512_setzero_si512();
-        for (int s = 1; s < 4; ++s) {
-          const __m512 v = max16(_mm512_add_ps(acc[j][s], bias), zero);
-          const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
-          best = _mm512_mask_blend_ps(take, best, v);
-          where = _mm512_mask_blend_epi32(take, where, _mm512_set1_epi32(at[s]));
-        }
-        _mm512_mask_storeu_ps(y + i, out, best);
+        __m512i where;
+        _mm512_mask_storeu_ps(y + i, out, relu_max_of_four(acc[j], _mm512_set1_ps(b ? b[oc0 + j] : 0.0f), at, where));
         if (argmax) _mm512_mask_storeu_epi32(argmax + i, out, _mm512_add_epi32(corner, where));
       }
     }
@@ -345,14 +354,8 @@ void pooled_windows_in_lanes(const float* x, const float* packed, const float* b
                                               _mm512_set1_epi32(static_cast<int32_t>(PL)));
   const int32_t offs[4] = {0, 1, static_cast<int32_t>(OW), static_cast<int32_t>(OW + 1)};
   for (int j = 0; j < NW; ++j) {
-    __m512 best = max16(_mm512_add_ps(acc[j][0], bias), zero);
-    __m512i at = _mm512_setzero_si512();
-    for (int k = 1; k < 4; ++k) {
-      const __m512 v = max16(_mm512_add_ps(acc[j][k], bias), zero);
-      const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
-      best = _mm512_mask_blend_ps(take, best, v);
-      at = _mm512_mask_blend_epi32(take, at, _mm512_set1_epi32(offs[k]));
-    }
+    __m512i at;
+    const __m512 best = relu_max_of_four(acc[j], bias, offs, at);
     const int64_t pw = pw0 + j, first = oc0 * PL + ph * PW + pw;
     _mm512_i32scatter_ps(y + first, to_plane, best, 4);
     if (argmax) {
