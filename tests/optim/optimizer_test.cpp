@@ -5,11 +5,47 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 
 #include "mnistcnn/kernels/parallel.h"
+
+// Allocations counted on the threads that ask for it (the optimizers' step must make none
+// once its state exists: the training loop's hot path). Replaces the global operator new
+// for the whole test program; it only counts. Not under AddressSanitizer, whose own
+// operator new checks that new pairs with delete and malloc with free.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MNISTCNN_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define MNISTCNN_UNDER_ASAN 1
+#endif
+namespace {
+thread_local bool g_count_allocations = false;
+thread_local int64_t g_allocations = 0;
+}  // namespace
+#if !defined(MNISTCNN_UNDER_ASAN)
+// GCC 12 takes free() inside a replacement operator delete for a mismatched pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  if (g_count_allocations) ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif  // !MNISTCNN_UNDER_ASAN
 
 namespace mnistcnn {
 namespace {
@@ -129,6 +165,30 @@ TEST(Adam, WeightDecayCoupledVersusDecoupled) {
   EXPECT_NEAR(a.value[0], 2.0 - 0.1, 1e-6);
   EXPECT_NEAR(b.value[0], 1.98, 1e-6);
   EXPECT_EQ(adamw.name(), "adamw");
+}
+
+// A step allocates nothing once every state tensor exists (SGD with momentum, Adam,
+// AdamW; a tensor large enough for the threads to share it, and a small one).
+TEST(Optimizers, AStepAllocatesNothingOnceWarm) {
+#if defined(MNISTCNN_UNDER_ASAN)
+  GTEST_SKIP() << "operator new is AddressSanitizer's here";
+#endif
+  nn::Param big{"0.weight", Tensor({300, 400}), Tensor({300, 400})}, small = scalar_param(1.0f, 0.5f, "0.bias");
+  big.grad.fill(0.25f);
+  std::vector<std::unique_ptr<optim::Optimizer>> optimizers;
+  optimizers.push_back(std::make_unique<optim::Sgd>(std::vector<nn::Param*>{&big, &small},
+                                                    optim::SgdOptions{.lr = 0.1, .momentum = 0.9}));
+  optimizers.push_back(std::make_unique<optim::Adam>(std::vector<nn::Param*>{&big, &small}, optim::AdamOptions{}));
+  optimizers.push_back(
+      std::make_unique<optim::Adam>(std::vector<nn::Param*>{&big, &small}, optim::AdamOptions{.decoupled = true}));
+  for (auto& opt : optimizers) {
+    opt->step();  // creates the state
+    g_allocations = 0;
+    g_count_allocations = true;
+    for (int i = 0; i < 3; ++i) opt->step();
+    g_count_allocations = false;
+    EXPECT_EQ(g_allocations, 0) << opt->name();
+  }
 }
 
 TEST(Optimizers, FrozenParametersNeverMove) {

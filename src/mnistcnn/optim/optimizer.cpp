@@ -52,9 +52,13 @@ double Optimizer::lr_multiplier(const std::string& param) const {
   return it == lr_mult_.end() ? 1.0 : it->second;
 }
 
-Tensor& Optimizer::slot(const nn::Param& p, const std::string& slot) {
-  auto [it, inserted] = state_.try_emplace(p.name + "/" + slot);
-  if (inserted || it->second.shape() != p.value.shape()) it->second = Tensor(p.value.shape());
+Tensor& Optimizer::slot(const nn::Param& p, const char* slot, bool* created) {
+  key_.assign(p.name).append("/").append(slot);
+  auto it = state_.find(key_);
+  const bool missing = it == state_.end();
+  if (missing) it = state_.emplace(key_, Tensor()).first;
+  if (created) *created = missing;
+  if (missing || it->second.shape() != p.value.shape()) it->second = Tensor(p.value.shape());
   return it->second;
 }
 
@@ -69,16 +73,7 @@ void Sgd::step() {
   ++step_;
   const float mu = static_cast<float>(opt_.momentum), wd = static_cast<float>(opt_.weight_decay),
               damp = 1.0f - static_cast<float>(opt_.dampening);
-  struct Update {
-    float* w;
-    const float* g;
-    float* b;  // null without momentum
-    int64_t n;
-    float lr;
-    bool fresh;
-  };
-  std::vector<Update> updates;
-  updates.reserve(params_.size());
+  updates_.clear();
   int64_t total = 0;
   for (nn::Param* p : params_) {
     if (!p->learnable()) continue;
@@ -86,14 +81,15 @@ void Sgd::step() {
     Update u{p->value.data(), p->grad.data(), nullptr, p->value.numel(),
              static_cast<float>(lr_ * lr_multiplier(p->name)), false};
     if (mu != 0.0f) {
-      u.fresh = first || !state_.count(p->name + "/momentum_buffer");
-      u.b = slot(*p, "momentum_buffer").data();
+      bool created = false;
+      u.b = slot(*p, "momentum_buffer", &created).data();
+      u.fresh = first || created;
     }
-    updates.push_back(u);
+    updates_.push_back(u);
     total += u.n;
   }
   const bool nesterov = opt_.nesterov;
-  run_updates(total, updates, [&](const Update& u) {
+  run_updates(total, updates_, [&](const Update& u) {
     // Local copies: read through the closure, GCC reloaded (gathered) them every
     // iteration, as the stores might change them.
     float* __restrict w = u.w;
@@ -127,16 +123,7 @@ void Adam::step() {
   ++step_;
   const float b1 = static_cast<float>(opt_.beta1), b2 = static_cast<float>(opt_.beta2);
   const float eps = static_cast<float>(opt_.eps), wd = static_cast<float>(opt_.weight_decay);
-  struct Update {
-    float* w;
-    const float* g;
-    float* m;
-    float* v;
-    int64_t n;
-    float step_size, inv_sqrt_bc2, eps_term, wd_in_grad, shrink;
-  };
-  std::vector<Update> updates;
-  updates.reserve(params_.size());
+  updates_.clear();
   int64_t total = 0;
   for (nn::Param* p : params_) {
     if (!p->learnable()) continue;
@@ -150,13 +137,13 @@ void Adam::step() {
     // factors (one of them 0 or 1) in one branch-free loop, which GCC vectorises; with an
     // if inside, it vectorised only one form.
     const auto decay = static_cast<float>(1.0 - lr * opt_.weight_decay);
-    updates.push_back({p->value.data(), p->grad.data(), slot(*p, "exp_avg").data(), slot(*p, "exp_avg_sq").data(),
+    updates_.push_back({p->value.data(), p->grad.data(), slot(*p, "exp_avg").data(), slot(*p, "exp_avg_sq").data(),
                        p->value.numel(), static_cast<float>(lr / bc1), inv_sqrt_bc2,
                        opt_.epsilon_hat ? eps * inv_sqrt_bc2 : eps, opt_.decoupled ? 0.0f : wd,
                        opt_.decoupled ? decay : 1.0f});
-    total += updates.back().n;
+    total += updates_.back().n;
   }
-  run_updates(total, updates, [&](const Update& u) {
+  run_updates(total, updates_, [&](const Update& u) {
     float* __restrict w = u.w;
     const float* __restrict g = u.g;
     float* __restrict m = u.m;

@@ -38,8 +38,10 @@ class Optimizer {
   const std::vector<nn::Param*>& params() const { return params_; }
 
  protected:
-  // The state tensor `slot` of a parameter, created zero-filled on first use.
-  Tensor& slot(const nn::Param& p, const std::string& slot);
+  // The state tensor `slot` of a parameter, created zero-filled on first use (then
+  // *created, when given, is true). Its key is built in a buffer kept between calls: no
+  // allocation once every slot exists.
+  Tensor& slot(const nn::Param& p, const char* slot, bool* created = nullptr);
   // Counts one more update of p and returns its count (1 on its first update).
   int64_t count_step(const nn::Param& p) { return ++param_steps_[p.name]; }
   std::vector<nn::Param*> params_;
@@ -48,6 +50,9 @@ class Optimizer {
   std::map<std::string, Tensor> state_;
   std::map<std::string, int64_t> param_steps_;
   std::map<std::string, double> lr_mult_;
+
+ private:
+  std::string key_;  // slot()'s key buffer
 };
 
 struct SgdOptions {
@@ -67,7 +72,16 @@ class Sgd : public Optimizer {
   void step() override;
 
  private:
+  struct Update {
+    float* w;
+    const float* g;
+    float* b;  // null without momentum
+    int64_t n;
+    float lr;
+    bool fresh;
+  };
   SgdOptions opt_;
+  std::vector<Update> updates_;  // step()'s, kept so that a step allocates nothing
 };
 
 struct AdamOptions {
@@ -91,7 +105,16 @@ class Adam : public Optimizer {
   void step() override;
 
  private:
+  struct Update {
+    float* w;
+    const float* g;
+    float* m;
+    float* v;
+    int64_t n;
+    float step_size, inv_sqrt_bc2, eps_term, wd_in_grad, shrink;
+  };
   AdamOptions opt_;
+  std::vector<Update> updates_;  // step()'s, kept so that a step allocates nothing
 };
 
 }  // namespace mnistcnn::optim
