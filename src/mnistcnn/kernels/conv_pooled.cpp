@@ -78,9 +78,11 @@ void find_corners(const Plan& p, Active& a) {
 // Per window, in vectors of 16: which have a gradient (the ReLU passes a positive maximum,
 // NaN does not, as in relu_backward; a zero gradient adds nothing), and where the maximum
 // is from its index, compressed into the channel's list without a branch per window (the
-// ReLU's verdict is a coin toss to the branch predictor).
+// ReLU's verdict is a coin toss to the branch predictor). With `position`, also each
+// channel's and window's maximum's position in the window (0-3: sy·2 + sx), for
+// input_grad_windows.
 void find_active(const float* dy, const float* y, const int32_t* argmax, const ConvGeometry& g, const Plan& p,
-                 bool by_window, float* window_grad, Active& a) {
+                 bool by_window, float* window_grad, Active& a, int32_t* position = nullptr) {
   const int64_t OC = g.OC, P = p.windows;
   a.patch.resize(static_cast<size_t>(OC * P + 16));
   a.grad.resize(a.patch.size());
@@ -90,7 +92,7 @@ void find_active(const float* dy, const float* y, const int32_t* argmax, const C
     a.at.resize(static_cast<size_t>((slots + 1) * OC));
     a.at_count.assign(static_cast<size_t>(slots + 1), 0);
   }
-  const __m512i ow_v = _mm512_set1_epi32(static_cast<int32_t>(p.OW));
+  const __m512i ow_v = _mm512_set1_epi32(static_cast<int32_t>(p.OW)), two = _mm512_set1_epi32(2);
   const __m512i down = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.row));
   const __m512i right = _mm512_set1_epi32(static_cast<int32_t>(p.S * p.C));
   const __m512i lane4 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -111,6 +113,7 @@ void find_active(const float* dy, const float* y, const int32_t* argmax, const C
                                              _mm512_maskz_loadu_epi32(m, a.corner.data() + w0));
       const __mmask16 lower = _mm512_cmpge_epi32_mask(delta, ow_v);
       const __m512i sx = _mm512_mask_sub_epi32(delta, lower, delta, ow_v);  // 0 or 1
+      if (position) _mm512_mask_storeu_epi32(position + i, m, _mm512_mask_add_epi32(sx, lower, sx, two));
       __m512i patch = _mm512_maskz_loadu_epi32(m, a.corner_patch.data() + w0);
       patch = _mm512_mask_add_epi32(patch, lower, patch, down);
       patch = _mm512_add_epi32(patch, _mm512_mullo_epi32(sx, right));
@@ -232,36 +235,13 @@ void input_grad(const Active& a, const float* window_grad, const float* wp, cons
 // window's four positions are summed over every channel at once, those the ReLU or the
 // pooling dropped with a zero gradient, and added onto the input gradient once.
 
-// Per channel and window: the gradient where the ReLU passed the maximum (else 0) and the
-// maximum's position in its window (0-3: sy·2 + sx).
-void find_slots(const float* dy, const float* y, const int32_t* argmax, const ConvGeometry& g, const Plan& p,
-                const Active& a, float* window_grad, int32_t* slot) {
-  const int64_t P = p.windows;
-  const __m512i ow_v = _mm512_set1_epi32(static_cast<int32_t>(p.OW)), two = _mm512_set1_epi32(2);
-  for (int64_t i0 = 0; i0 < g.OC * P; i0 += P)
-    for (int64_t w0 = 0; w0 < P; w0 += 16) {
-      const int64_t i = i0 + w0;
-      const __mmask16 m = first_lanes(P - w0);
-      const __m512 d = _mm512_maskz_loadu_ps(m, dy + i);
-      const __mmask16 pass = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(),
-                                                     _CMP_GT_OQ);
-      _mm512_mask_storeu_ps(window_grad + i, m, _mm512_maskz_mov_ps(pass, d));
-      // The maximum's offset from the window's corner: 0, 1, OW or OW + 1.
-      const __m512i delta = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, argmax + i),
-                                             _mm512_maskz_loadu_epi32(m, a.corner.data() + w0));
-      const __mmask16 lower = _mm512_cmpge_epi32_mask(delta, ow_v);
-      const __m512i sx = _mm512_mask_sub_epi32(delta, lower, delta, ow_v);  // 0 or 1
-      _mm512_mask_storeu_epi32(slot + i, m, _mm512_mask_add_epi32(sx, lower, sx, two));
-    }
-}
-
 // One sample's input gradient, channels-last, into dxp (zeroed here). A window's four
 // positions' patches lie in a region of RH = S + KH rows of (S + KW)·C floats (RV vectors):
 // per window, the sum over every channel of gradient × that channel's weights placed at
 // its maximum's position in the region (ws: OC × 4 positions × RH × RV vectors, zero
 // around the weights), in registers, then added onto the region once.
 template <int RH, int RV>
-void input_grad_windows(const float* window_grad, const int32_t* slot, const float* ws, const ConvGeometry& g,
+void input_grad_windows(const float* window_grad, const int32_t* position, const float* ws, const ConvGeometry& g,
                         const Plan& p, float* dxp) {
   std::memset(dxp, 0, sizeof(float) * static_cast<size_t>(p.plane));
   const int64_t region = (g.stride + g.KW) * g.C;
@@ -273,7 +253,7 @@ void input_grad_windows(const float* window_grad, const int32_t* slot, const flo
     for (int64_t oc = 0; oc < g.OC; ++oc) {
       const int64_t i = oc * p.windows + w;
       const __m512 d = _mm512_set1_ps(window_grad[i]);
-      const float* q = ws + ((oc * 4 + slot[i]) * RH * RV) * 16;
+      const float* q = ws + ((oc * 4 + position[i]) * RH * RV) * 16;
       for (int r = 0; r < RH; ++r)
         for (int v = 0; v < RV; ++v) acc[r][v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(q + (r * RV + v) * 16), acc[r][v]);
     }
@@ -474,8 +454,8 @@ void split_bias_grad(const float* dy, const float* y, int64_t n0, int64_t n1, co
 using SplitKernel = void (*)(const float*, const float*, const float*, const int32_t*, int64_t, int64_t, int64_t,
                              const ConvGeometry&, const SplitPlan&, float*, float*);
 
-// Channels per block: G·K·K accumulators, G·4 masked gradients and one input vector in
-// 32 registers as far as they go (3x3: 3 channels; 5x5: one).
+// Channels per block: G·K·K accumulators beside G·4 masked gradients and the input vector
+// (3x3: 2 channels, 18 sums; 3 spilled them, 1.2x slower; 5x5: one).
 template <int K>
 constexpr int kSplitChannels = K == 3 ? 2 : 1;
 
@@ -619,8 +599,8 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
     if (dw) std::memset(xp, 0, sizeof(float) * static_cast<size_t>(p.plane));  // the border stays zero
     thread_local Active active;
     find_corners(p, active);
-    thread_local std::vector<int32_t> slot;  // find_slots' positions
-    if (input_windows) slot.resize(static_cast<size_t>(out_size));
+    thread_local std::vector<int32_t> position;  // the maxima's positions in their windows
+    if (input_windows) position.resize(static_cast<size_t>(out_size));
     thread_local std::vector<int32_t> from;  // to_channels_last's gather indices
     from.resize(static_cast<size_t>(g.W * g.C));
     for (int64_t j = 0; j < g.W * g.C; ++j)
@@ -629,14 +609,10 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
     for (int64_t c = 0; c < n_chunks; ++c)
       for (int64_t n = c * kChunk; n < std::min(N, (c + 1) * kChunk); ++n) {
         const bool first = n == c * kChunk;
-        // The lists of windows with a gradient for the weights, and per window for the input
-        // gradient unless the window kernel takes it (with find_slots).
-        if (dw || db || !input_windows)
-          find_active(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, dx && !input_windows,
-                      window_grad, active);
-        if (input_windows)
-          find_slots(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, active, window_grad,
-                     slot.data());
+        // The lists of windows with a gradient (for the input gradient, per window, unless
+        // the window kernel takes it from the maxima's positions).
+        find_active(dy + n * out_size, y + n * out_size, argmax + n * out_size, g, p, dx && !input_windows,
+                    window_grad, active, input_windows ? position.data() : nullptr);
         if (dw) {
           to_channels_last(x + n * in_size, g, p, from.data(), xp);
           k.weight(active, xp, g, p, first, part_dw + c * weights, part_db + c * OC);
@@ -645,7 +621,7 @@ void pooled_backward(const float* dy, const float* x, const float* w, const Conv
         }
         if (dx) {
           if (input_windows)
-            wk.input(window_grad, slot.data(), placed, g, p, dxp);
+            wk.input(window_grad, position.data(), placed, g, p, dxp);
           else
             k.input(active, window_grad, wp, g, p, dxp);
           from_channels_last(dxp, g, p, dx + n * in_size);
