@@ -80,5 +80,30 @@ TEST(ParallelRegion, InsideAnotherTeamTheBodyKeepsItsLoopToItself) {
   EXPECT_EQ(runs.load(), complete.load());
 }
 
+// for_each_piece: every element of every array once, in pieces of at most 4,096 within
+// one array, empty arrays included; the same on 1 and 2 threads, and for a total under
+// kMinParallelValues (on the calling thread).
+TEST(ForEachPiece, CoversEveryElementOnceInPiecesOfAtMost4096) {
+  for (const std::vector<int64_t>& sizes :
+       {std::vector<int64_t>{48000, 0, 120, 10080, 4096, 4097}, std::vector<int64_t>{10, 3}}) {
+    for (int threads : {1, 2}) {
+      const ThreadCountScope scope(threads);
+      std::vector<std::vector<std::atomic<int>>> hits;
+      for (int64_t n : sizes) hits.emplace_back(static_cast<size_t>(n));
+      std::atomic<bool> too_long{false};
+      for_each_piece(
+          static_cast<int64_t>(sizes.size()), [&](int64_t k) { return sizes[static_cast<size_t>(k)]; },
+          [&](int64_t k, int64_t lo, int64_t hi) {
+            if (hi - lo > 4096 || hi <= lo) too_long = true;
+            for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(k)][static_cast<size_t>(i)]++;
+          });
+      EXPECT_FALSE(too_long.load()) << threads << " threads";
+      for (size_t k = 0; k < sizes.size(); ++k)
+        for (int64_t i = 0; i < sizes[k]; ++i)
+          ASSERT_EQ(hits[k][static_cast<size_t>(i)].load(), 1) << "array " << k << " element " << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mnistcnn::kernels

@@ -54,6 +54,25 @@ void parallel_region(bool worth, Body&& body) {
   }
 }
 
+// piece(k, lo, hi) for every piece [lo, hi) of at most 4,096 elements of arrays k = 0 ..
+// count-1 of size(k) elements, the pieces of each array shared out among the threads with
+// no barrier between arrays, in one region when there are kMinParallelValues elements in
+// all (on the calling thread otherwise). For passes over a network's parameters or
+// gradients: zeroing, checking.
+template <class Size, class Piece>
+void for_each_piece(int64_t count, Size&& size, Piece&& piece) {
+  constexpr int64_t kPiece = 4096;
+  int64_t total = 0;
+  for (int64_t k = 0; k < count; ++k) total += size(k);
+  parallel_region(total >= kMinParallelValues, [&] {
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t n = size(k);
+#pragma omp for schedule(static) nowait
+      for (int64_t lo = 0; lo < n; lo += kPiece) piece(k, lo, lo + kPiece < n ? lo + kPiece : n);
+    }
+  });
+}
+
 // Whether this thread runs inside a parallel_region body (in a region or not), or inside
 // any other parallel region: gemm then makes one single-threaded call, as it did when
 // every body ran in a region.

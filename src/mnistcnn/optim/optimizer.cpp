@@ -32,19 +32,13 @@ Optimizer::Optimizer(std::vector<nn::Param*> params, double lr) : params_(std::m
 }
 
 void Optimizer::zero_grad() {
-  // In pieces shared out among the threads, in one region (lenet's 62k gradients: 9.3 ->
-  // 6.3 us a step on two threads).
-  constexpr int64_t kPiece = 4096;
-  int64_t total = 0;
-  for (const nn::Param* p : params_) total += p->grad.numel();
-  kernels::parallel_region(total >= kMinParallelValues, [&] {
-    for (nn::Param* p : params_) {
-      float* g = p->grad.data();
-      const int64_t n = p->grad.numel();
-#pragma omp for schedule(static) nowait
-      for (int64_t lo = 0; lo < n; lo += kPiece) std::fill(g + lo, g + std::min(n, lo + kPiece), 0.0f);
-    }
-  });
+  // Shared out among the threads (lenet's 62k gradients: 9.3 -> 6.3 us a step on two).
+  kernels::for_each_piece(
+      static_cast<int64_t>(params_.size()), [&](int64_t k) { return params_[k]->grad.numel(); },
+      [&](int64_t k, int64_t lo, int64_t hi) {
+        float* g = params_[k]->grad.data();
+        std::fill(g + lo, g + hi, 0.0f);
+      });
 }
 
 double Optimizer::lr_multiplier(const std::string& param) const {
