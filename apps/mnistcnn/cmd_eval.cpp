@@ -98,6 +98,7 @@ void run_eval(const EvalArgs& a) {
   if (a.as_json) {
     nlohmann::json j = {{"model", a.model}, {"data", a.data.source.data}, {"images", e.name}, {"tta", a.tta}};
     j.update(eval_json(r, names));
+    j["misclassified"] = misclassified_json(r, e.images, names);
     j["seconds"] = seconds;
     j["images_per_second"] = static_cast<double>(r.count()) / seconds;
     if (a.repeat > 0) {

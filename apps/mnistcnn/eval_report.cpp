@@ -28,6 +28,16 @@ nlohmann::json eval_json(const train::EvalResult& r, const std::vector<std::stri
           {"per_class", pc}, {"macro_avg", avg(cm.macro())}, {"weighted_avg", avg(cm.weighted())}, {"confusion", conf}};
 }
 
+nlohmann::json misclassified_json(const train::EvalResult& r, const data::Dataset& images,
+                                  const std::vector<std::string>& names) {
+  nlohmann::json wrong = nlohmann::json::array();
+  for (size_t i = 0; i < r.predictions.size(); ++i) {
+    const auto label = static_cast<size_t>(images.labels[i]), predicted = static_cast<size_t>(r.predictions[i]);
+    if (label != predicted) wrong.push_back({{"index", i}, {"label", names[label]}, {"predicted", names[predicted]}});
+  }
+  return wrong;
+}
+
 void print_class_report(const train::EvalResult& r, const std::vector<std::string>& names) {
   const auto& cm = r.confusion;
   const int C = cm.classes();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "mnistcnn/data/dataset.h"
 #include "mnistcnn/train/trainer.h"
 
 namespace mnistcnn::cli {
@@ -12,6 +13,11 @@ namespace mnistcnn::cli {
 int64_t error_count(const train::EvalResult& r);
 // accuracy, loss, count, errors, per_class, macro_avg, weighted_avg, confusion.
 nlohmann::json eval_json(const train::EvalResult& r, const std::vector<std::string>& names);
+// Every wrong prediction as {index, label, predicted}: index is the image's position among
+// the judged images (the test file's order when the whole test set is judged), so that
+// models and ensembles can be compared image by image.
+nlohmann::json misclassified_json(const train::EvalResult& r, const data::Dataset& images,
+                                  const std::vector<std::string>& names);
 // The per-class table, the averages and the confusion matrix, on stdout.
 void print_class_report(const train::EvalResult& r, const std::vector<std::string>& names);
 

@@ -142,10 +142,27 @@ TEST(EnsembleCli, AveragesTheMembersProbabilities) {
   EXPECT_EQ(j.at("count").get<int64_t>(), 10000);
   EXPECT_EQ(j.at("per_class").size(), 10u);
   ASSERT_EQ(j.at("members").size(), 2u);
+  // Every wrong prediction by image, for the ensemble and for each member.
+  const auto check_misclassified = [&](const nlohmann::json& list, const train::EvalResult& want) {
+    ASSERT_GT(list.size(), 0u);
+    size_t at = 0;
+    for (size_t i = 0; i < want.predictions.size(); ++i) {
+      if (want.predictions[i] == test.labels[i]) continue;
+      ASSERT_LT(at, list.size());
+      EXPECT_EQ(list[at].at("index").get<size_t>(), i);
+      EXPECT_EQ(list[at].at("label").get<std::string>(), std::to_string(test.labels[i]));
+      EXPECT_EQ(list[at].at("predicted").get<std::string>(), std::to_string(want.predictions[i]));
+      ++at;
+    }
+    EXPECT_EQ(at, list.size());
+  };
+  check_misclassified(j.at("misclassified"), er.ensemble);
+  check_misclassified(j.at("members")[1].at("misclassified"), er.members[1]);
   for (int m = 0; m < 2; ++m) {
     const auto ev = run_cli("eval --json --threads 2 --model " + std::string(m ? b : a) + " --data " + testing::mnist_dir());
     ASSERT_EQ(ev.exit_code, 0) << ev.err;
     EXPECT_EQ(j.at("members")[m].at("accuracy"), nlohmann::json::parse(ev.out).at("accuracy"));
+    EXPECT_EQ(j.at("members")[m].at("misclassified"), nlohmann::json::parse(ev.out).at("misclassified"));
   }
   std::ifstream f(dir + "/e.json");
   EXPECT_EQ(nlohmann::json::parse(f), j);
