@@ -38,7 +38,8 @@ void add_info_command(CLI::App& app) {
       nlohmann::json j = {{"file", *path}, {"arch", m.info.arch}, {"input_shape", {in[0], in[1], in[2]}},
                           {"params", params}, {"normalization", {{"name", m.info.normalization.name()},
                                                                  {"mean", m.info.normalization.mean},
-                                                                 {"std", m.info.normalization.std}}},
+                                                                 {"std", m.info.normalization.std},
+                                                                 {"deskew", m.info.normalization.deskew}}},
                           {"classes", classes}, {"checkpoint", ck},
                           {"provenance", m.info.provenance}, {"tensors", tensors},
                           {"weights_sha256", io::weights_sha256(m.net)}};

@@ -21,7 +21,7 @@ struct TrainArgs {
   int epochs = 0, threads = 0;
   int64_t batch_size = 0;
   double lr = 0, momentum = 0, weight_decay = 0;
-  bool nesterov = false, dry_run = false;
+  bool nesterov = false, dry_run = false, deskew = false;
   DataFlags data;
   uint64_t seed = 1;
   RunFlags run;
@@ -67,7 +67,8 @@ void run_train(TrainArgs& a) {
   if (a.o_wd->count()) recipe.weight_decay = a.weight_decay;
   if (a.o_init->count()) recipe.init = nn::parse_init(a.init);
   if (a.o_normalize->count()) recipe.normalization = a.normalize;
-  const data::Normalization norm = data::Normalization::parse(recipe.normalization);
+  data::Normalization norm = data::Normalization::parse(recipe.normalization);
+  if (a.deskew) norm.deskew = true;
   const optim::ScheduleOptions sched_opt = optim::parse_schedule(a.run.schedule);
   if (a.run.out.empty()) a.run.out = "models/" + (preset_name.empty() ? std::string("custom") : preset_name) + ".safetensors";
 
@@ -173,7 +174,12 @@ void add_train_command(CLI::App& app) {
   a->o_wd = cmd->add_option("--weight-decay", a->weight_decay, "L2 weight decay (decoupled for adamw; default 0.01 there)")
                 ->check(finite_number())->check(CLI::Range(0.0, 10.0));
   a->o_init = cmd->add_option("--init", a->init, "weight initialisation: torch | glorot-uniform");
-  a->o_normalize = cmd->add_option("--normalize", a->normalize, "scale (pixels/255) | standardize (mean 0.1307, std 0.3081) | MEAN,STD");
+  a->o_normalize = cmd->add_option("--normalize", a->normalize,
+                                   "scale (pixels/255) | standardize (mean 0.1307, std 0.3081) | MEAN,STD, each "
+                                   "optionally +deskew");
+  cmd->add_flag("--deskew", a->deskew,
+                "deskew every image (shear it upright about its centre of mass) before normalising; stored in the "
+                "model, so eval, predict and the server do the same");
   cmd->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
   cmd->add_option("--out", a->run.out, "model file to write (default models/PRESET.safetensors)");

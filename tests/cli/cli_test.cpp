@@ -182,6 +182,27 @@ TEST(Cli, BatchNormNetworkTrainsSavesAndReloads) {
   std::filesystem::remove_all(dir);
 }
 
+// --deskew is kept in the model: eval (which reads the choice from the file) reproduces
+// the accuracy training measured on the deskewed test images, and info shows it.
+TEST(Cli, DeskewIsStoredAndAppliedByEval) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("deskew");
+  const std::string model = dir + "/d.safetensors";
+  const auto t = run_cli("train --arch 'conv(8,5) relu maxpool(2) flatten dense(10)' --deskew --data " +
+                         testing::mnist_dir() + " --limit 2000 --epochs 1 --threads 1 --json --quiet --out " + model);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const auto tj = nlohmann::json::parse(t.out);
+  const auto e = run_cli("eval --model " + model + " --data " + testing::mnist_dir() + " --threads 1 --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(nlohmann::json::parse(e.out)["accuracy"].get<double>(), tj["test_accuracy"].get<double>());
+  const auto i = run_cli("info " + model + " --json");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const auto ij = nlohmann::json::parse(i.out);
+  EXPECT_EQ(ij["normalization"]["name"], "scale+deskew");
+  EXPECT_EQ(ij["normalization"]["deskew"], true);
+  std::filesystem::remove_all(dir);
+}
+
 // SIGTERM (or Ctrl-C) stops the server cleanly: it says so and exits 0. The program takes
 // the signals on a thread of its own (apps/mnistcnn/signal_stop.h), not in a handler.
 std::string read_text(const std::string& path) {

@@ -11,6 +11,7 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/core/rng.h"
+#include "mnistcnn/data/deskew.h"
 #include "mnistcnn/data/sha256.h"
 #include "mnistcnn/kernels/parallel.h"
 
@@ -51,7 +52,35 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
   for (int64_t i : indices_)
     if (i < 0 || i >= data.size()) throw Error("loader: index " + std::to_string(i) + " outside the dataset");
   for (int b = 0; b < 256; ++b) lut_[b] = norm_.apply(static_cast<float>(b) / 255.0f);
+  if (norm_.deskew) {
+    const int64_t pixels = data.rows * data.cols;
+    slot_.assign(static_cast<size_t>(data.size()), -1);
+    int64_t slots = 0;
+    for (int64_t i : indices_)
+      if (slot_[static_cast<size_t>(i)] < 0) slot_[static_cast<size_t>(i)] = slots++;
+    deskewed_.resize(static_cast<size_t>(slots * pixels));
+    kernels::parallel_region(slots > 1, [&] {
+      std::vector<float> in(static_cast<size_t>(pixels)), out(static_cast<size_t>(pixels));
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < data.size(); ++i) {
+        const int64_t s = slot_[static_cast<size_t>(i)];
+        if (s < 0) continue;
+        const uint8_t* src = data.images.data() + i * pixels;
+        for (int64_t p = 0; p < pixels; ++p) in[static_cast<size_t>(p)] = static_cast<float>(src[p]) / 255.0f;
+        deskew(in.data(), out.data(), data.rows, data.cols);
+        uint8_t* dst = deskewed_.data() + s * pixels;
+        for (int64_t p = 0; p < pixels; ++p)
+          dst[p] = static_cast<uint8_t>(std::lround(std::clamp(out[static_cast<size_t>(p)], 0.0f, 1.0f) * 255.0f));
+      }
+    });
+  }
   start_epoch(0);
+}
+
+const uint8_t* Loader::image(int64_t idx) const {
+  const int64_t pixels = data_.rows * data_.cols;
+  if (!norm_.deskew) return data_.images.data() + idx * pixels;
+  return deskewed_.data() + slot_[static_cast<size_t>(idx)] * pixels;
 }
 
 void Loader::set_augment(const AugmentOptions& opt) {
@@ -97,7 +126,7 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
       for (int64_t i = 0; i < n; ++i) {
         const int64_t idx = order_[static_cast<size_t>(begin + i)];
         float* dst = out + i * pixels;
-        augment_->apply(data_.images.data() + idx * pixels, dst, data_.rows, data_.cols, epoch_, idx, scratch);
+        augment_->apply(image(idx), dst, data_.rows, data_.cols, epoch_, idx, scratch);
         for (int64_t p = 0; p < pixels; ++p) dst[p] = norm_.apply(dst[p]);
         y[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(idx)];
       }
@@ -113,7 +142,7 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
 #pragma omp for schedule(static) nowait
     for (int64_t i = 0; i < n; ++i) {
       const int64_t idx = order_[static_cast<size_t>(begin + i)];
-      const uint8_t* src = data_.images.data() + idx * pixels;
+      const uint8_t* src = image(idx);
       float* dst = out + i * pixels;
       if (shift_x_ == 0 && shift_y_ == 0) {
         to_floats(src, pixels, dst);
@@ -124,7 +153,7 @@ void Loader::batch(int64_t b, Tensor& x, std::vector<int32_t>& y) const {
     }
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < next_n; ++i) {
-      const uint8_t* src = data_.images.data() + order_[static_cast<size_t>(next + i)] * pixels;
+      const uint8_t* src = image(order_[static_cast<size_t>(next + i)]);
       for (int64_t p = 0; p < pixels; p += 64) __builtin_prefetch(src + p);
     }
   });

@@ -1,6 +1,7 @@
 // Loader: batches of a Dataset (or a subset of its indices), shuffled per epoch from
 // the run's seed, optionally augmented, converted from bytes to normalised floats one
-// batch at a time. The order of epoch e depends only on (seed, e), and an image's
+// batch at a time. With a deskewing normalisation, the loader deskews its images once, to
+// bytes, when it is made (augmentation and shifts then act on the upright digits). The order of epoch e depends only on (seed, e), and an image's
 // augmentation only on (seed, e, its dataset index), so a resumed run sees the same data.
 #pragma once
 #include <cstdint>
@@ -48,6 +49,7 @@ class Loader {
   const Normalization& normalization() const { return norm_; }
 
  private:
+  const uint8_t* image(int64_t idx) const;  // the bytes the loader serves for dataset image idx
   void copy_shifted(const uint8_t* src, float* dst) const;
   void to_floats(const uint8_t* src, int64_t pixels, float* dst) const;  // through lut_
 
@@ -62,6 +64,8 @@ class Loader {
   std::optional<Augmenter> augment_;
   int shift_x_ = 0, shift_y_ = 0;
   float lut_[256];  // byte -> normalised float
+  std::vector<uint8_t> deskewed_;  // norm_.deskew: the images of indices_, deskewed, by slot
+  std::vector<int64_t> slot_;      // dataset index -> its image in deskewed_
 };
 
 // A seeded split of [0, n) into (train, validation), the validation part holding

@@ -8,7 +8,16 @@
 
 namespace mnistcnn::data {
 
-Normalization Normalization::parse(const std::string& text) {
+Normalization Normalization::parse(const std::string& full) {
+  static const std::string kDeskew = "+deskew";
+  const bool deskew = full.size() > kDeskew.size() && full.ends_with(kDeskew);
+  const std::string text = deskew ? full.substr(0, full.size() - kDeskew.size()) : full;
+  Normalization n = parse_pixels(text, full);
+  n.deskew = deskew;
+  return n;
+}
+
+Normalization Normalization::parse_pixels(const std::string& text, const std::string& full) {
   if (text == "scale") return scale();
   if (text == "standardize" || text == "standardise") return standardize();
   const auto comma = text.find(',');
@@ -22,16 +31,18 @@ Normalization Normalization::parse(const std::string& text) {
         std::isfinite(sd) && sd > 0.0f)
       return {mean, sd};
   }
-  throw Error("normalization '" + text + "' is not understood",
-              "use scale (pixels/255), standardize (mean 0.1307, std 0.3081) or MEAN,STD with STD > 0");
+  throw Error("normalization '" + full + "' is not understood",
+              "use scale (pixels/255), standardize (mean 0.1307, std 0.3081) or MEAN,STD with STD > 0, "
+              "optionally followed by +deskew");
 }
 
 std::string Normalization::name() const {
-  if (mean == 0.0f && std == 1.0f) return "scale";
-  if (mean == 0.1307f && std == 0.3081f) return "standardize";
+  const std::string suffix = deskew ? "+deskew" : "";
+  if (mean == 0.0f && std == 1.0f) return "scale" + suffix;
+  if (mean == 0.1307f && std == 0.3081f) return "standardize" + suffix;
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.9g,%.9g", mean, std);
-  return buf;
+  return buf + suffix;
 }
 
 }  // namespace mnistcnn::data

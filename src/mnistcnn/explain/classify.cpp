@@ -1,8 +1,11 @@
 #include "mnistcnn/explain/classify.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "mnistcnn/core/error.h"
+#include "mnistcnn/data/deskew.h"
 #include "mnistcnn/io/png.h"
 #include "mnistcnn/kernels/activation.h"
 
@@ -45,9 +48,18 @@ data::DigitImage digit_from_pixels(std::span<const float> pixels, bool preproces
 Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm) {
   const auto n = static_cast<int64_t>(digits.size());
   Tensor x({n, 1, 28, 28});
-  for (int64_t i = 0; i < n; ++i)
-    for (int p = 0; p < 784; ++p)
-      x[i * 784 + p] = norm.apply(digits[static_cast<size_t>(i)].pixels[static_cast<size_t>(p)]);
+  std::array<float, 784> upright;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* pixels = digits[static_cast<size_t>(i)].pixels.data();
+    if (norm.deskew) {
+      // As data::Loader does: deskewed, then kept to MNIST's 256 grey levels, so that a
+      // digit predicted here and the same digit evaluated from an IDX file agree exactly.
+      data::deskew(pixels, upright.data(), 28, 28);
+      for (float& v : upright) v = static_cast<float>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)) / 255.0f;
+      pixels = upright.data();
+    }
+    for (int p = 0; p < 784; ++p) x[i * 784 + p] = norm.apply(pixels[p]);
+  }
   return x;
 }
 

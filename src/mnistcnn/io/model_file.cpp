@@ -19,7 +19,9 @@ std::map<std::string, std::string> model_metadata(const nn::Sequential& net, con
   meta["arch"] = net.spec();
   const Shape& in = net.input_shape();
   meta["input_shape"] = json::array({in[0], in[1], in[2]}).dump();
-  meta["normalization"] = json{{"mean", info.normalization.mean}, {"std", info.normalization.std}}.dump();
+  json norm{{"mean", info.normalization.mean}, {"std", info.normalization.std}};
+  if (info.normalization.deskew) norm["deskew"] = true;  // absent otherwise: older files stay as they were
+  meta["normalization"] = norm.dump();
   if (!info.classes.empty()) meta["classes"] = json(info.classes).dump();
   if (!info.provenance.empty()) meta["provenance"] = json(info.provenance).dump();
   return meta;
@@ -66,6 +68,7 @@ ModelInfo read_model_info(const std::map<std::string, std::string>& meta, const 
     if (json norm = parse_meta_json(path, meta, "normalization"); !norm.is_null()) {
       info.normalization.mean = norm.at("mean").get<float>();
       info.normalization.std = norm.at("std").get<float>();
+      info.normalization.deskew = norm.value("deskew", false);
       if (!std::isfinite(info.normalization.mean) || !(info.normalization.std > 0.0f) ||
           !std::isfinite(info.normalization.std))
         throw Error("normalization needs a finite mean and a finite std > 0");
