@@ -1,7 +1,7 @@
 // Deskewing: a slanted stroke comes out upright with its ink kept; upright and blank
 // images are left alone; on MNIST it removes nearly all of the digits' slant; the loader
-// and the predict path (digits_to_input) serve the same deskewed input; the choice
-// parses, prints and survives a model file.
+// and the predict path (digits_to_input) serve the same deskewed input, which the predictor
+// shows; the choice parses, prints and survives a model file.
 #include "mnistcnn/data/deskew.h"
 
 #include <gtest/gtest.h>
@@ -17,8 +17,10 @@
 #include "mnistcnn/data/digit_image.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/explain/classify.h"
+#include "mnistcnn/explain/predictor.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/nn/sequential.h"
+#include "explain/support_models.h"
 #include "support/error_of.h"
 #include "support/mnist_files.h"
 
@@ -129,6 +131,28 @@ TEST(Deskew, LoaderAndPredictPathServeTheSameUprightDigits) {
     ASSERT_EQ(xs[784 + p], xu[3 * 784 + p]);
     ASSERT_EQ(xs[2 * 784 + p], xu[7 * 784 + p]);
   }
+}
+
+// The predictor (server, predict) gives the probabilities of the deskewed input and
+// returns that input, so that saliency drawn over it lines up.
+TEST(Deskew, PredictorShowsAndClassifiesTheDeskewedDigit) {
+  io::LoadedModel m = testing::digit_model();
+  m.info.normalization.deskew = true;
+  nn::Sequential net = nn::Sequential::from_spec(m.info.arch);
+  for (size_t i = 0; i < net.params().size(); ++i) net.params()[i]->value = m.net.params()[i]->value;
+  const auto pixels = stroke(4, 18.0f, 23, 9.0f);
+  const data::DigitImage slanted = explain::digit_from_pixels(pixels, false);
+  const data::DigitImage seen = explain::model_view(slanted, m.info.normalization);
+  EXPECT_NEAR(skew(seen.pixels.data(), 28, 28), 0.0f, 0.03f);
+  EXPECT_EQ(explain::model_view(slanted, data::Normalization::standardize()).pixels, slanted.pixels);
+
+  const explain::Predictor predictor(std::move(m));
+  const explain::Prediction p = predictor.predict(slanted, true);
+  EXPECT_EQ(p.input.pixels, seen.pixels);
+  data::Normalization plain = data::Normalization::standardize();
+  const Tensor want = explain::class_probabilities(net, explain::digits_to_input({&seen, 1}, plain));
+  ASSERT_EQ(p.probabilities.size(), 10u);
+  for (size_t c = 0; c < 10; ++c) EXPECT_EQ(p.probabilities[c], want[static_cast<int64_t>(c)]) << c;
 }
 
 TEST(Deskew, NormalizationParsesPrintsAndIsStoredInTheModel) {

@@ -1,7 +1,6 @@
 #include "mnistcnn/explain/classify.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 #include "mnistcnn/core/error.h"
@@ -45,20 +44,20 @@ data::DigitImage digit_from_pixels(std::span<const float> pixels, bool preproces
   return d;
 }
 
+data::DigitImage model_view(const data::DigitImage& digit, const data::Normalization& norm) {
+  if (!norm.deskew || digit.blank) return digit;
+  data::DigitImage seen;
+  data::deskew(digit.pixels.data(), seen.pixels.data(), 28, 28);
+  for (float& v : seen.pixels) v = static_cast<float>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)) / 255.0f;
+  return seen;
+}
+
 Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm) {
   const auto n = static_cast<int64_t>(digits.size());
   Tensor x({n, 1, 28, 28});
-  std::array<float, 784> upright;
   for (int64_t i = 0; i < n; ++i) {
-    const float* pixels = digits[static_cast<size_t>(i)].pixels.data();
-    if (norm.deskew) {
-      // As data::Loader does: deskewed, then kept to MNIST's 256 grey levels, so that a
-      // digit predicted here and the same digit evaluated from an IDX file agree exactly.
-      data::deskew(pixels, upright.data(), 28, 28);
-      for (float& v : upright) v = static_cast<float>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)) / 255.0f;
-      pixels = upright.data();
-    }
-    for (int p = 0; p < 784; ++p) x[i * 784 + p] = norm.apply(pixels[p]);
+    const data::DigitImage seen = model_view(digits[static_cast<size_t>(i)], norm);
+    for (int p = 0; p < 784; ++p) x[i * 784 + p] = norm.apply(seen.pixels[static_cast<size_t>(p)]);
   }
   return x;
 }

@@ -26,7 +26,14 @@ data::DigitImage digit_from_png(const uint8_t* bytes, size_t size, const std::st
 // be. Throws Error naming the first value that is not finite or not in [0, 1].
 data::DigitImage digit_from_pixels(std::span<const float> pixels, bool preprocess);
 
-// N digits → the N×1×28×28 network input under the model's normalisation.
+// The digit as a model with this normalisation sees it, before the pixel scaling: when it
+// deskews, deskewed and kept to MNIST's 256 grey levels as data::Loader does (so a digit
+// predicted here and the same digit evaluated from an IDX file agree exactly); otherwise
+// the digit itself. Saliency and the like are drawn over this.
+data::DigitImage model_view(const data::DigitImage& digit, const data::Normalization& norm);
+
+// N digits → the N×1×28×28 network input under the model's normalisation (model_view,
+// then the pixel scaling).
 Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm);
 
 // Softmax of the network's logits (a trailing softmax layer is left out and applied

@@ -58,7 +58,7 @@ void Predictor::give_back(std::unique_ptr<nn::Sequential> net) const {
 
 Prediction Predictor::predict(const data::DigitImage& digit, bool explain) const {
   Prediction p;
-  p.input = digit;
+  p.input = model_view(digit, info_.normalization);  // what the network sees, for the page to show
   p.blank = digit.blank;
   if (p.blank) return p;
   // Returned to the pool however we leave, exceptions included.

@@ -99,13 +99,14 @@ Canvas feature_grid(const nn::Sequential& net, size_t layer) {
   return c;
 }
 
-ExplainSummary write_explanation(nn::Sequential& net, const io::ModelInfo& info, const data::DigitImage& digit,
+ExplainSummary write_explanation(nn::Sequential& net, const io::ModelInfo& info, const data::DigitImage& given,
                                  const std::string& dir, std::optional<int> target) {
+  const data::DigitImage digit = model_view(given, info.normalization);  // maps are drawn over what the net sees
   if (digit.blank) throw Error("no digit found in the image (it is blank or has too little contrast)");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the output directory: " + ec.message());
-  const Tensor x = digits_to_input({&digit, 1}, info.normalization);
+  const Tensor x = digits_to_input({&given, 1}, info.normalization);
   const Tensor probs = class_probabilities(net, x);
   ExplainSummary s;
   s.probabilities.assign(probs.data(), probs.data() + probs.numel());
