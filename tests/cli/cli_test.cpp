@@ -155,52 +155,57 @@ TEST(Cli, TrainEvalPredictInfoOnRealMnist) {
   std::filesystem::remove_all(dir);
 }
 
+struct SmallRun {
+  nlohmann::json train, info;  // train's and info's --json output
+};
+
+// Trains for one epoch on 2,000 images with `flags`, checks that `eval` of the saved model
+// repeats the test accuracy training reported, and reads the model's `info`.
+SmallRun train_small_and_reload(const std::string& tag, const std::string& flags) {
+  SmallRun r;
+  const std::string dir = testing::make_temp_dir(tag);
+  const std::string model = dir + "/" + tag + ".safetensors";
+  const auto t = run_cli("train " + flags + " --data " + testing::mnist_dir() +
+                         " --limit 2000 --epochs 1 --threads 1 --json --quiet --out " + model);
+  EXPECT_EQ(t.exit_code, 0) << t.err;
+  if (t.exit_code != 0) return r;
+  r.train = nlohmann::json::parse(t.out);
+  const auto e = run_cli("eval --model " + model + " --data " + testing::mnist_dir() + " --threads 1 --json");
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  if (e.exit_code == 0) {
+    EXPECT_EQ(nlohmann::json::parse(e.out)["accuracy"].get<double>(), r.train["test_accuracy"].get<double>());
+  }
+  const auto i = run_cli("info " + model + " --json");
+  EXPECT_EQ(i.exit_code, 0) << i.err;
+  if (i.exit_code == 0) r.info = nlohmann::json::parse(i.out);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
 // A network with the issue-7 layers through the real program: batch-norm buffers are
 // saved and reloaded (eval reproduces train's test accuracy exactly), `info` counts
 // learnt parameters only but lists the running statistics.
 TEST(Cli, BatchNormNetworkTrainsSavesAndReloads) {
   MNISTCNN_REQUIRE_MNIST();
-  const std::string dir = testing::make_temp_dir("bn");
-  const std::string model = dir + "/bn.safetensors";
-  const auto t = run_cli("train --arch 'conv(8,3,pad=same) batchnorm leakyrelu maxpool(2) conv(16,3) bn elu maxpool(2) "
-                         "flatten dense(10)' --data " + testing::mnist_dir() +
-                         " --limit 2000 --epochs 1 --threads 1 --json --quiet --out " + model);
-  ASSERT_EQ(t.exit_code, 0) << t.err;
-  const auto tj = nlohmann::json::parse(t.out);
-  EXPECT_GE(tj["test_accuracy"].get<double>(), 0.75);  // measured 0.8485
-  const auto e = run_cli("eval --model " + model + " --data " + testing::mnist_dir() + " --threads 1 --json");
-  ASSERT_EQ(e.exit_code, 0) << e.err;
-  EXPECT_EQ(nlohmann::json::parse(e.out)["accuracy"].get<double>(), tj["test_accuracy"].get<double>());
-  const auto i = run_cli("info " + model + " --json");
-  ASSERT_EQ(i.exit_code, 0) << i.err;
-  const auto ij = nlohmann::json::parse(i.out);
-  EXPECT_EQ(ij["params"], 80 + 16 + 1168 + 32 + 5770);
+  const SmallRun r = train_small_and_reload(
+      "bn", "--arch 'conv(8,3,pad=same) batchnorm leakyrelu maxpool(2) conv(16,3) bn elu maxpool(2) flatten dense(10)'");
+  ASSERT_FALSE(r.info.is_null());
+  EXPECT_GE(r.train["test_accuracy"].get<double>(), 0.75);  // measured 0.8485
+  EXPECT_EQ(r.info["params"], 80 + 16 + 1168 + 32 + 5770);
   std::vector<std::string> names;
-  for (const auto& tensor : ij["tensors"]) names.push_back(tensor["name"].get<std::string>());
+  for (const auto& tensor : r.info["tensors"]) names.push_back(tensor["name"].get<std::string>());
   for (const char* want : {"1.running_mean", "1.running_var", "1.num_batches_tracked", "5.running_var"})
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
-  std::filesystem::remove_all(dir);
 }
 
-// --deskew is kept in the model: eval (which reads the choice from the file) reproduces
-// the accuracy training measured on the deskewed test images, and info shows it.
+// --deskew is kept in the model: eval (which reads the choice from the file) repeats the
+// accuracy training measured on the deskewed test images, and info shows it.
 TEST(Cli, DeskewIsStoredAndAppliedByEval) {
   MNISTCNN_REQUIRE_MNIST();
-  const std::string dir = testing::make_temp_dir("deskew");
-  const std::string model = dir + "/d.safetensors";
-  const auto t = run_cli("train --arch 'conv(8,5) relu maxpool(2) flatten dense(10)' --deskew --data " +
-                         testing::mnist_dir() + " --limit 2000 --epochs 1 --threads 1 --json --quiet --out " + model);
-  ASSERT_EQ(t.exit_code, 0) << t.err;
-  const auto tj = nlohmann::json::parse(t.out);
-  const auto e = run_cli("eval --model " + model + " --data " + testing::mnist_dir() + " --threads 1 --json");
-  ASSERT_EQ(e.exit_code, 0) << e.err;
-  EXPECT_EQ(nlohmann::json::parse(e.out)["accuracy"].get<double>(), tj["test_accuracy"].get<double>());
-  const auto i = run_cli("info " + model + " --json");
-  ASSERT_EQ(i.exit_code, 0) << i.err;
-  const auto ij = nlohmann::json::parse(i.out);
-  EXPECT_EQ(ij["normalization"]["name"], "scale+deskew");
-  EXPECT_EQ(ij["normalization"]["deskew"], true);
-  std::filesystem::remove_all(dir);
+  const SmallRun r = train_small_and_reload("deskew", "--arch 'conv(8,5) relu maxpool(2) flatten dense(10)' --deskew");
+  ASSERT_FALSE(r.info.is_null());
+  EXPECT_EQ(r.info["normalization"]["name"], "scale+deskew");
+  EXPECT_EQ(r.info["normalization"]["deskew"], true);
 }
 
 // SIGTERM (or Ctrl-C) stops the server cleanly: it says so and exits 0. The program takes
