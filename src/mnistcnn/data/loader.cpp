@@ -67,10 +67,9 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
         if (s < 0) continue;
         const uint8_t* src = data.images.data() + i * pixels;
         for (int64_t p = 0; p < pixels; ++p) in[static_cast<size_t>(p)] = static_cast<float>(src[p]) / 255.0f;
-        deskew(in.data(), out.data(), data.rows, data.cols);
+        deskew_to_grey_levels(in.data(), out.data(), data.rows, data.cols);
         uint8_t* dst = deskewed_.data() + s * pixels;
-        for (int64_t p = 0; p < pixels; ++p)
-          dst[p] = static_cast<uint8_t>(std::lround(std::clamp(out[static_cast<size_t>(p)], 0.0f, 1.0f) * 255.0f));
+        for (int64_t p = 0; p < pixels; ++p) dst[p] = static_cast<uint8_t>(std::lround(out[static_cast<size_t>(p)] * 255.0f));
       }
     });
   }

@@ -1,8 +1,9 @@
 // Loader: batches of a Dataset (or a subset of its indices), shuffled per epoch from
 // the run's seed, optionally augmented, converted from bytes to normalised floats one
-// batch at a time. With a deskewing normalisation, the loader deskews its images once, to
-// bytes, when it is made (augmentation and shifts then act on the upright digits). The order of epoch e depends only on (seed, e), and an image's
+// batch at a time. The order of epoch e depends only on (seed, e), and an image's
 // augmentation only on (seed, e, its dataset index), so a resumed run sees the same data.
+// With a deskewing normalisation the loader deskews its images once, to bytes, when it is
+// made; augmentation and shifts then act on the upright digits.
 #pragma once
 #include <cstdint>
 #include <string>

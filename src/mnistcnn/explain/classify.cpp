@@ -1,6 +1,5 @@
 #include "mnistcnn/explain/classify.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "mnistcnn/core/error.h"
@@ -47,8 +46,7 @@ data::DigitImage digit_from_pixels(std::span<const float> pixels, bool preproces
 data::DigitImage model_view(const data::DigitImage& digit, const data::Normalization& norm) {
   if (!norm.deskew || digit.blank) return digit;
   data::DigitImage seen;
-  data::deskew(digit.pixels.data(), seen.pixels.data(), 28, 28);
-  for (float& v : seen.pixels) v = static_cast<float>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)) / 255.0f;
+  data::deskew_to_grey_levels(digit.pixels.data(), seen.pixels.data(), 28, 28);
   return seen;
 }
 
