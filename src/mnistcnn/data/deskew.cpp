@@ -35,17 +35,15 @@ Moments moments(const float* img, int64_t H, int64_t W) {
   m.cov_xy /= m.mass;
   return m;
 }
+// Below a hundredth of a pixel's spread the ink is one row: there is no slant to see.
+float slant(const Moments& m) { return m.var_y > 1e-4 ? static_cast<float>(m.cov_xy / m.var_y) : 0.0f; }
 }  // namespace
 
-float skew(const float* img, int64_t H, int64_t W) {
-  const Moments m = moments(img, H, W);
-  // Below a hundredth of a pixel's spread the ink is one row: there is no slant to see.
-  return m.var_y > 1e-4 ? static_cast<float>(m.cov_xy / m.var_y) : 0.0f;
-}
+float skew(const float* img, int64_t H, int64_t W) { return slant(moments(img, H, W)); }
 
 void deskew(const float* src, float* dst, int64_t H, int64_t W) {
   const Moments m = moments(src, H, W);
-  const float alpha = m.var_y > 1e-4 ? static_cast<float>(m.cov_xy / m.var_y) : 0.0f;
+  const float alpha = slant(m);
   if (alpha == 0.0f) {
     std::copy(src, src + H * W, dst);
     return;
