@@ -1,6 +1,7 @@
 #include "mnistcnn/explain/classify.h"
 
 #include <cmath>
+#include <vector>
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/deskew.h"
@@ -50,14 +51,19 @@ data::DigitImage model_view(const data::DigitImage& digit, const data::Normaliza
   return seen;
 }
 
-Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm) {
-  const auto n = static_cast<int64_t>(digits.size());
+Tensor views_to_input(std::span<const data::DigitImage> views, const data::Normalization& norm) {
+  const auto n = static_cast<int64_t>(views.size());
   Tensor x({n, 1, 28, 28});
-  for (int64_t i = 0; i < n; ++i) {
-    const data::DigitImage seen = model_view(digits[static_cast<size_t>(i)], norm);
-    for (int p = 0; p < 784; ++p) x[i * 784 + p] = norm.apply(seen.pixels[static_cast<size_t>(p)]);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    for (int p = 0; p < 784; ++p) x[i * 784 + p] = norm.apply(views[static_cast<size_t>(i)].pixels[static_cast<size_t>(p)]);
   return x;
+}
+
+Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm) {
+  std::vector<data::DigitImage> views;
+  views.reserve(digits.size());
+  for (const auto& d : digits) views.push_back(model_view(d, norm));
+  return views_to_input(views, norm);
 }
 
 Tensor class_probabilities(nn::Sequential& net, const Tensor& x) {

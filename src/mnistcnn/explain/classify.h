@@ -36,6 +36,10 @@ data::DigitImage model_view(const data::DigitImage& digit, const data::Normaliza
 // then the pixel scaling).
 Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm);
 
+// The same for digits that are already model_view's output: the pixel scaling alone, for
+// callers that keep the view to show it (deskewing twice would shear a second time).
+Tensor views_to_input(std::span<const data::DigitImage> views, const data::Normalization& norm);
+
 // Softmax of the network's logits (a trailing softmax layer is left out and applied
 // here): x N×1×28×28 → N×C. Runs forward in Eval mode on `net`'s own buffers.
 Tensor class_probabilities(nn::Sequential& net, const Tensor& x);

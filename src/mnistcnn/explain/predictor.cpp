@@ -68,7 +68,7 @@ Prediction Predictor::predict(const data::DigitImage& digit, bool explain) const
     ~Lease() { if (net) owner->give_back(std::move(net)); }
   } lease{this, borrow()};
   kernels::ThreadCountScope threads(threads_per_call_);
-  const Tensor x = digits_to_input({&digit, 1}, info_.normalization);
+  const Tensor x = views_to_input({&p.input, 1}, info_.normalization);
   const Tensor probs = class_probabilities(*lease.net, x);
   p.probabilities.assign(probs.data(), probs.data() + probs.numel());
   p.label = static_cast<int>(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());

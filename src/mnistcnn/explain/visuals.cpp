@@ -106,7 +106,7 @@ ExplainSummary write_explanation(nn::Sequential& net, const io::ModelInfo& info,
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the output directory: " + ec.message());
-  const Tensor x = digits_to_input({&given, 1}, info.normalization);
+  const Tensor x = views_to_input({&digit, 1}, info.normalization);
   const Tensor probs = class_probabilities(net, x);
   ExplainSummary s;
   s.probabilities.assign(probs.data(), probs.data() + probs.numel());
