@@ -1,13 +1,15 @@
 // `mnistcnn search` through the real program, on 2,000 MNIST images and a tiny network:
 // grid, random, halving and k-fold searches record exactly the trials they should, never
 // evaluate the test set, survive failing trials, stop early when every trial fails, stop
-// cleanly on SIGTERM, and refuse bad arguments with a message.
+// cleanly on SIGTERM, refuse bad arguments with a message, and carry a searched boolean flag
+// (deskew=true,false) into each trial's model.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -173,6 +175,35 @@ TEST(SearchCli, KFoldAveragesKTrialsPerConfiguration) {
   EXPECT_NEAR(best["val_accuracy"].get<double>(), sum / 3, 1e-12);
   EXPECT_TRUE(best.contains("val_accuracy_std"));
   EXPECT_EQ(best["trials"], 3);
+  fs::remove_all(dir);
+}
+
+// A boolean flag is searched as name=true,false (passed as --deskew=true); each trial's
+// model must carry the value its flags say, and best.json's command must repeat it.
+TEST(SearchCli, GridVariesABooleanFlagIntoEachTrialsModel) {
+  MNISTCNN_REQUIRE_MNIST();
+  const std::string dir = testing::make_temp_dir("search_bool");
+  const auto r = run_cli("search " + base() + " --grid \"deskew=true,false\" --parallel 2 -q --keep-models --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto t = trials(dir);
+  ASSERT_EQ(t.size(), 2u);
+  std::set<std::string> values;
+  for (const json& j : t) {
+    ASSERT_EQ(j["status"], "ok") << j.dump();
+    const std::string value = j["flags"]["deskew"].get<std::string>();
+    values.insert(value);
+    char config[8];
+    std::snprintf(config, sizeof config, "c%03d", j["config"].get<int>());
+    const auto info = run_cli("info --json " + dir + "/trials/" + config + "/model.safetensors");
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const json norm = json::parse(info.out)["normalization"];
+    EXPECT_EQ(norm["deskew"].get<bool>(), value == "true") << config;
+    EXPECT_EQ(norm["name"], value == "true" ? "scale+deskew" : "scale");
+  }
+  EXPECT_EQ(values, (std::set<std::string>{"true", "false"}));
+  const json best = json::parse(slurp(dir + "/best.json"));
+  EXPECT_NE(best["command"].get<std::string>().find("--deskew=" + best["flags"]["deskew"].get<std::string>()), std::string::npos)
+      << best.dump();
   fs::remove_all(dir);
 }
 
