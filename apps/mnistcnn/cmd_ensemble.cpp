@@ -64,12 +64,12 @@ void run_ensemble(const EnsembleArgs& a) {
 
   nlohmann::json j = {{"models", a.models}, {"data", a.data.source.data}, {"images", e.name}, {"tta", a.tta}, {"seconds", seconds}};
   j.update(eval_json(r.ensemble, names.front()));
-  j["misclassified"] = misclassified_json(r.ensemble, e.images, names.front());
+  j["misclassified"] = misclassified_json(r.ensemble, e, names.front());
   nlohmann::json each = nlohmann::json::array();
   for (size_t m = 0; m < a.models.size(); ++m)
     each.push_back({{"model", a.models[m]}, {"accuracy", r.members[m].accuracy()}, {"loss", r.members[m].loss},
                     {"errors", error_count(r.members[m])},
-                    {"misclassified", misclassified_json(r.members[m], e.images, names.front())}});
+                    {"misclassified", misclassified_json(r.members[m], e, names.front())}});
   j["members"] = each;
   if (!a.out.empty()) {
     const std::string text = j.dump(2) + "\n";

@@ -34,20 +34,23 @@ struct EvalArgs {
 
 // --confusion-png / --errors-png: the drawing is the library's (explain/plots.h).
 void write_eval_images(const std::string& confusion, const std::string& errors, io::LoadedModel& m,
-                       const data::Dataset& images, const std::string& images_name, const train::EvalResult& r,
-                       const Tensor* probabilities, const std::string& model) {
+                       const EvalImages& judged, const train::EvalResult& r, const Tensor* probabilities,
+                       const std::string& model) {
   const auto names = io::class_names(m.info, r.confusion.classes());
+  const data::Dataset& images = judged.images;
   const std::string title =
-      std::filesystem::path(model).filename().string() + " on " + std::to_string(r.count()) + " " + images_name;
+      std::filesystem::path(model).filename().string() + " on " + std::to_string(r.count()) + " " + judged.name;
   if (!confusion.empty()) {
     explain::plot_confusion(r.confusion, names, title, confusion);
     note("wrote " + confusion);
   }
   if (!errors.empty()) {
     // With --tta the confidences are the mean over the views, as the predictions are.
-    explain::plot_errors(probabilities ? explain::find_errors(*probabilities, images, r.predictions)
-                                       : explain::find_errors(m.net, m.info.normalization, images, r.predictions),
-                         names, title, errors);
+    auto wrong = probabilities ? explain::find_errors(*probabilities, images, r.predictions)
+                               : explain::find_errors(m.net, m.info.normalization, images, r.predictions);
+    if (judged.files.empty())  // IDX: caption each digit with its number in the file, as the JSON's source_index
+      for (auto& w : wrong) w.index = judged.source_index.at(static_cast<size_t>(w.index));
+    explain::plot_errors(wrong, names, title, errors);
     note("wrote " + errors);
   }
 }
@@ -93,12 +96,11 @@ void run_eval(const EvalArgs& a) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double warm = a.repeat > 0 ? median_seconds([&] { (void)judge(); }, a.repeat) : 0.0;
   const auto names = io::class_names(m.info, r.confusion.classes());
-  write_eval_images(a.confusion_png, a.errors_png, m, e.images, e.name, r, a.tta ? &views.probabilities : nullptr,
-                    a.model);
+  write_eval_images(a.confusion_png, a.errors_png, m, e, r, a.tta ? &views.probabilities : nullptr, a.model);
   if (a.as_json) {
     nlohmann::json j = {{"model", a.model}, {"data", a.data.source.data}, {"images", e.name}, {"tta", a.tta}};
     j.update(eval_json(r, names));
-    j["misclassified"] = misclassified_json(r, e.images, names);
+    j["misclassified"] = misclassified_json(r, e, names);
     j["seconds"] = seconds;
     j["images_per_second"] = static_cast<double>(r.count()) / seconds;
     if (a.repeat > 0) {

@@ -35,21 +35,37 @@ std::string join_names(const std::vector<std::string>& names, size_t max = 12) {
   return out;
 }
 
-// Applies --classes to one set and its files (when it has them); errors name the flag.
-void select(const DataArgs& a, data::Dataset& ds, std::vector<std::string>& files) {
+// The elements of v at `positions` (increasing), in that order; v empty stays empty.
+template <typename T>
+void keep_positions(std::vector<T>& v, const std::vector<int64_t>& positions) {
+  if (v.empty()) return;
+  std::vector<T> kept;
+  kept.reserve(positions.size());
+  for (int64_t i : positions) kept.push_back(v[static_cast<size_t>(i)]);
+  v = std::move(kept);
+}
+
+// Applies --classes to one set, its files (when it has them) and its source positions;
+// errors name the flag.
+void select(const DataArgs& a, data::Dataset& ds, std::vector<std::string>& files, std::vector<int64_t>& index) {
   std::vector<int> idx;
   try {
     idx = data::resolve_classes(ds, data::parse_class_list(a.classes));
   } catch (const Error& e) {
     throw Error("--classes " + a.classes + ": " + std::string(e.what()));
   }
-  if (!files.empty()) {  // select_classes keeps the order, so the files follow by label
-    std::vector<std::string> kept;
-    for (size_t i = 0; i < files.size(); ++i)
-      if (std::find(idx.begin(), idx.end(), ds.labels[i]) != idx.end()) kept.push_back(files[i]);
-    files = std::move(kept);
-  }
+  std::vector<int64_t> kept;  // select_classes keeps the order, so files and positions follow by label
+  for (int64_t i = 0; i < ds.size(); ++i)
+    if (std::find(idx.begin(), idx.end(), ds.labels[static_cast<size_t>(i)]) != idx.end()) kept.push_back(i);
+  keep_positions(files, kept);
+  keep_positions(index, kept);
   ds = data::select_classes(ds, idx);
+}
+
+std::vector<int64_t> all_positions(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
+  return v;
 }
 
 // The train/test split of an IDX directory; known datasets get their class names.
@@ -58,6 +74,8 @@ void load_idx(const DataArgs& a, bool want_train, bool want_test, LoadedData& ou
     if (o && o->count()) throw Error(o->get_name() + " applies to image folders; " + a.data + " is an IDX directory");
   if (want_train) out.train = data::load_idx_split(a.data, data::Split::Train);
   if (want_test) out.test = data::load_idx_split(a.data, data::Split::Test);
+  out.train_index = all_positions(out.train.size());
+  out.test_index = all_positions(out.test.size());
   const data::KnownDataset* known = data::identify_by_labels(want_test ? out.test.labels : out.train.labels);
   if (known && !known->class_names.empty()) out.train.class_names = out.test.class_names = known->class_names;
   what.push_back(a.data + " (IDX" + (known ? ", " + known->name : "") + ")");
@@ -86,18 +104,17 @@ void load_folder(const DataArgs& a, bool want_train, bool want_test, LoadedData&
   } else {
     std::tie(train_idx, test_idx) = data::stratified_split(folder.data, a.test_split, a.split_seed);
   }
-  auto files_of = [&](const std::vector<int64_t>& idx) {
-    std::vector<std::string> f;
-    for (int64_t i : idx) f.push_back(folder.files[static_cast<size_t>(i)]);
-    return f;
-  };
   if (want_train) {
     out.train = data::take(folder.data, train_idx);
-    out.train_files = files_of(train_idx);
+    out.train_files = folder.files;
+    keep_positions(out.train_files, train_idx);
+    out.train_index = train_idx;
   }
   if (want_test) {
     out.test = data::take(folder.data, test_idx);
-    out.test_files = files_of(test_idx);
+    out.test_files = folder.files;
+    keep_positions(out.test_files, test_idx);
+    out.test_index = test_idx;
   }
   what.push_back(a.data + " (image folder of " + human_count(folder.data.size()) + " PNGs; test = " +
                  (a.test_split >= 1.0 ? std::string("all of it") : percent(a.test_split, 0) + " of each class") +
@@ -164,8 +181,8 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
   const data::Dataset& first = want_test ? out.test : out.train;  // the set whose classes name both
   const int all_classes = first.num_classes;
   if (!a.classes.empty()) {
-    if (want_test) select(a, out.test, out.test_files);
-    if (want_train) select(a, out.train, out.train_files);
+    if (want_test) select(a, out.test, out.test_files, out.test_index);
+    if (want_train) select(a, out.train, out.train_files, out.train_index);
     const int k = first.num_classes;
     what.push_back("classes " + a.classes + " (" + std::to_string(k) + " of " + std::to_string(all_classes) +
                    ", numbered " + (k == 1 ? "0" : "0-" + std::to_string(k - 1)) + ")");
@@ -175,11 +192,8 @@ LoadedData load_data(const DataArgs& a, uint64_t seed, DataParts parts, const st
       out.notes.push_back("--per-class applies to training data; evaluating on every test image");
     } else {
       data::PerClassSubset sub = data::per_class(out.train, a.per_class, seed);
-      if (!out.train_files.empty()) {
-        std::vector<std::string> kept;
-        for (int64_t i : sub.indices) kept.push_back(out.train_files[static_cast<size_t>(i)]);
-        out.train_files = std::move(kept);
-      }
+      keep_positions(out.train_files, sub.indices);
+      keep_positions(out.train_index, sub.indices);
       const auto names = data::effective_class_names(out.train);
       for (const auto& s : sub.short_classes)
         out.notes.push_back("--per-class " + std::to_string(a.per_class) + ": class " +

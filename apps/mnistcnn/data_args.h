@@ -39,6 +39,9 @@ struct LoadedData {
   data::Dataset train, test;             // train is empty with TestOnly, test with TrainOnly
   std::vector<std::string> class_names;  // label order of both sets (store them in the model)
   std::vector<std::string> train_files, test_files;  // image folders: the file of each image
+  // Each image's position in its source (the IDX file; an image folder's file listing),
+  // kept through --classes and --per-class so that results can name the image.
+  std::vector<int64_t> train_index, test_index;
   std::string description;               // one line for the log: source, selection, sizes
   std::vector<std::string> notes;        // lines for the log: skipped files, classes short of --per-class
 };

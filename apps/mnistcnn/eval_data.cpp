@@ -34,12 +34,18 @@ EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector
   e.notes = std::move(d.notes);
   if (!held_out) {
     e.images = std::move(d.test);
+    e.source_index = std::move(d.test_index);
+    e.files = std::move(d.test_files);
     e.name = "test images";
     return e;
   }
   const auto indices = split_training_images(d.train, f, seed).second;
   if (indices.empty()) throw Error("--val-split " + fmt("%g", f.val_split) + " holds out no training images");
   e.images = data::take(d.train, indices);
+  for (int64_t i : indices) {
+    e.source_index.push_back(d.train_index[static_cast<size_t>(i)]);
+    if (!d.train_files.empty()) e.files.push_back(d.train_files[static_cast<size_t>(i)]);
+  }
   e.name = "held-out training images";
   const std::string how = f.val_fold.empty()
                               ? "--val-split " + fmt("%g", f.val_split) + " --seed " + std::to_string(seed)

@@ -24,6 +24,10 @@ struct EvalImages {
   std::string name;                 // "test images" or "held-out training images"
   std::string description;          // one line for the log: source, selection, what is judged
   std::vector<std::string> notes;   // load_data's notes
+  // Each judged image's position in its source (the test or training IDX file; an image
+  // folder's listing) and, for image folders, its file (empty for IDX data).
+  std::vector<int64_t> source_index;
+  std::vector<std::string> files;
 };
 // classes: the model's class names (the data is relabelled to them by name).
 EvalImages load_eval_images(const DataFlags& f, uint64_t seed, const std::vector<std::string>& classes);

@@ -28,12 +28,18 @@ nlohmann::json eval_json(const train::EvalResult& r, const std::vector<std::stri
           {"per_class", pc}, {"macro_avg", avg(cm.macro())}, {"weighted_avg", avg(cm.weighted())}, {"confusion", conf}};
 }
 
-nlohmann::json misclassified_json(const train::EvalResult& r, const data::Dataset& images,
+nlohmann::json misclassified_json(const train::EvalResult& r, const EvalImages& judged,
                                   const std::vector<std::string>& names) {
   nlohmann::json wrong = nlohmann::json::array();
   for (size_t i = 0; i < r.predictions.size(); ++i) {
-    const auto label = static_cast<size_t>(images.labels[i]), predicted = static_cast<size_t>(r.predictions[i]);
-    if (label != predicted) wrong.push_back({{"index", i}, {"label", names[label]}, {"predicted", names[predicted]}});
+    const auto label = static_cast<size_t>(judged.images.labels[i]), predicted = static_cast<size_t>(r.predictions[i]);
+    if (label == predicted) continue;
+    nlohmann::json w = {{"index", i}, {"label", names[label]}, {"predicted", names[predicted]}};
+    if (!judged.files.empty())
+      w["file"] = judged.files.at(i);
+    else
+      w["source_index"] = judged.source_index.at(i);
+    wrong.push_back(std::move(w));
   }
   return wrong;
 }

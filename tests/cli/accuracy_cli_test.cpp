@@ -4,9 +4,11 @@
 // training images with the training run's --val-split or --val-fold; --tta averages five shifted views.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/data/loader.h"
@@ -150,6 +152,7 @@ TEST(EnsembleCli, AveragesTheMembersProbabilities) {
       if (want.predictions[i] == test.labels[i]) continue;
       ASSERT_LT(at, list.size());
       EXPECT_EQ(list[at].at("index").get<size_t>(), i);
+      EXPECT_EQ(list[at].at("source_index").get<size_t>(), i) << "the whole test set: its own numbering";
       EXPECT_EQ(list[at].at("label").get<std::string>(), std::to_string(test.labels[i]));
       EXPECT_EQ(list[at].at("predicted").get<std::string>(), std::to_string(want.predictions[i]));
       ++at;
@@ -173,6 +176,21 @@ TEST(EnsembleCli, AveragesTheMembersProbabilities) {
 
   const std::string c = dir + "/c.safetensors";
   ASSERT_EQ(run_cli(lenet(c, 3, "--classes 0-4")).exit_code, 0);
+  // With --classes the judged images are a selection: source_index names each in the test file.
+  const auto part = run_cli("eval --json --threads 2 --model " + c + " --classes 0-4 --data " + testing::mnist_dir());
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  const auto pj = nlohmann::json::parse(part.out);
+  EXPECT_EQ(pj.at("count").get<int64_t>(), std::count_if(test.labels.begin(), test.labels.end(), [](uint8_t l) { return l < 5; }));
+  ASSERT_GT(pj.at("misclassified").size(), 0u);
+  int64_t previous = -1;
+  for (const auto& w : pj.at("misclassified")) {
+    const auto s = w.at("source_index").get<int64_t>();
+    ASSERT_TRUE(s >= 0 && s < test.size()) << w.dump();
+    EXPECT_GT(s, previous);
+    EXPECT_GE(s, w.at("index").get<int64_t>());
+    EXPECT_EQ(std::to_string(test.labels[static_cast<size_t>(s)]), w.at("label").get<std::string>()) << w.dump();
+    previous = s;
+  }
   const auto other = run_cli("ensemble --model " + a + " --model " + c + " --data " + testing::mnist_dir());
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_NE(other.err.find("differ"), std::string::npos) << other.err;
@@ -210,6 +228,18 @@ TEST(HeldOutEvalCli, JudgesTheImagesTheTrainingRunHeldOut) {
     EXPECT_GT(j.at("accuracy").get<double>(), 0.5);  // a trained model, not chance
     models.push_back(model);
   }
+  // Each misclassified held-out image is named by its number in the training file.
+  const data::Dataset train_set = data::load_idx_split(testing::mnist_dir(), data::Split::Train);
+  const auto held = nlohmann::json::parse(run_cli("eval --model " + models[0] + " " + cases[0].eval_flags + data).out);
+  ASSERT_GT(held.at("misclassified").size(), 0u);
+  std::set<int64_t> named;
+  for (const auto& w : held.at("misclassified")) {
+    const auto s = w.at("source_index").get<int64_t>();
+    ASSERT_TRUE(s >= 0 && s < train_set.size()) << w.dump();
+    EXPECT_EQ(std::to_string(train_set.labels[static_cast<size_t>(s)]), w.at("label").get<std::string>()) << w.dump();
+    named.insert(s);
+  }
+  EXPECT_EQ(named.size(), held.at("misclassified").size());
   // Another seed holds out other images (here they differ in accuracy or loss).
   const auto other = run_cli("eval --model " + models[0] + " --val-split 0.2 --seed 4 --limit 2000" + data);
   ASSERT_EQ(other.exit_code, 0) << other.err;

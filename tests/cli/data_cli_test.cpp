@@ -1,10 +1,12 @@
 // `mnistcnn data` as a user drives it: fetch and verify Fashion-MNIST when the files are
 // already there (links to the real files, so nothing is copied and no network is used), and
-// `data inspect` on IDX data and on an image folder with --classes and --per-class.
+// `data inspect` on IDX data and on an image folder with --classes and --per-class, and
+// `eval` on an image folder naming its misjudged PNGs.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "mnistcnn/io/png.h"
 #include "mnistcnn/io/safetensors.h"
@@ -127,6 +129,28 @@ TEST_F(DataCli, InspectAlignsAFolderToAModelsClasses) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("has class seven that the model does not know"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--classes"), std::string::npos) << r.err;
+}
+
+// eval on an image folder names each misjudged image by its PNG (a model of zero weights
+// says "0" to everything, so every 3 and 7 is wrong).
+TEST_F(DataCli, EvalNamesEachMisjudgedPngByItsFile) {
+  const std::string model = dir_ + "/zero.safetensors";
+  Tensor w({10, 784}), b({10});
+  io::write_safetensors(model, {{"1.weight", &w}, {"1.bias", &b}}, {{"arch", "flatten dense(10)"}});
+  const std::string root = image_folder({"3", "7"});
+  const auto r = run_cli("eval --model " + model + " --data " + root + " --test-split 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto wrong = nlohmann::json::parse(r.out).at("misclassified");
+  ASSERT_EQ(wrong.size(), 11u);
+  std::set<std::string> files;
+  for (const auto& x : wrong) {
+    const fs::path file = x.at("file").get<std::string>();
+    EXPECT_TRUE(fs::is_regular_file(file)) << file;
+    EXPECT_EQ(file.parent_path().filename().string(), x.at("label").get<std::string>());
+    EXPECT_FALSE(x.contains("source_index"));
+    files.insert(file.string());
+  }
+  EXPECT_EQ(files.size(), 11u);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ void plot_confusion(const train::ConfusionMatrix& cm, const std::vector<std::str
                     const std::string& out);
 
 struct Misclassified {
-  int64_t index = 0;  // in the test set
+  int64_t index = 0;  // in the judged set (a caller may renumber it: the grid captions it #index)
   int truth = 0, predicted = 0;
   float confidence = 0;  // probability given to `predicted`
   data::DigitImage image;
