@@ -46,11 +46,12 @@ void write_eval_images(const std::string& confusion, const std::string& errors, 
   }
   if (!errors.empty()) {
     // With --tta the confidences are the mean over the views, as the predictions are.
-    auto wrong = probabilities ? explain::find_errors(*probabilities, images, r.predictions)
-                               : explain::find_errors(m.net, m.info.normalization, images, r.predictions);
+    const data::Normalization& norm = m.info.normalization;
+    auto wrong = probabilities ? explain::find_errors(*probabilities, norm, images, r.predictions)
+                               : explain::find_errors(m.net, norm, images, r.predictions);
     if (judged.files.empty())  // IDX: caption each digit with its number in the file, as the JSON's source_index
       for (auto& w : wrong) w.index = judged.source_index.at(static_cast<size_t>(w.index));
-    explain::plot_errors(wrong, names, title, errors);
+    explain::plot_errors(wrong, names, title + (norm.deskew ? ", drawn deskewed as the model sees them" : ""), errors);
     note("wrote " + errors);
   }
 }

@@ -338,7 +338,7 @@ TEST(TtaCli, AveragesTheFiveViews) {
   EXPECT_NE(text.out.find("ensemble of 2 (mean softmax, each over 5 views)"), std::string::npos) << text.out;
 
   // The error grid of a --tta run ranks its mistakes by the views' mean probability.
-  const auto errors = explain::find_errors(er.probabilities, test, er.ensemble.predictions);
+  const auto errors = explain::find_errors(er.probabilities, ma.info.normalization, test, er.ensemble.predictions);
   size_t wrong = 0;
   for (int64_t i = 0; i < test.size(); ++i)
     wrong += er.ensemble.predictions[static_cast<size_t>(i)] != test.labels[static_cast<size_t>(i)];
@@ -355,7 +355,7 @@ TEST(TtaCli, AveragesTheFiveViews) {
   const auto grid = run_cli("eval --tta --errors-png " + dir + "/e.png --model " + a + " --data " + testing::mnist_dir());
   ASSERT_EQ(grid.exit_code, 0) << grid.err;
   EXPECT_GT(fs::file_size(dir + "/e.png"), 1000u);
-  EXPECT_THROW(explain::find_errors(er.probabilities, data::Dataset{}, {}), Error);
+  EXPECT_THROW(explain::find_errors(er.probabilities, ma.info.normalization, data::Dataset{}, {}), Error);
   fs::remove_all(dir);
 }
 

@@ -10,6 +10,7 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/explain/canvas.h"
+#include "mnistcnn/explain/classify.h"
 #include "mnistcnn/explain/font.h"
 #include "mnistcnn/explain/painter.h"
 #include "mnistcnn/io/file.h"
@@ -137,6 +138,44 @@ TEST(Plots, ConfusionAndErrorGrid) {
   explain::plot_errors({}, names, "t", dir + "/none.png");  // "no errors"
   EXPECT_THROW(explain::find_errors(m.net, m.info.normalization, ds, {1, 2}), Error);
   std::filesystem::remove_all(dir);
+}
+
+// For a model that deskews, the error list holds each digit as the model saw it, and its
+// confidence is that of the deskewed digit (deskewed once: the list's images are not
+// deskewed again); the variant with probabilities at hand draws the same images.
+TEST(Plots, ErrorsOfADeskewingModelAreTheDeskewedDigits) {
+  data::Dataset ds;
+  ds.images.assign(2 * 784, 0);
+  for (int y = 4; y < 24; ++y)  // two slanted strokes
+    for (int k = 0; k < 2; ++k) {
+      ds.images[static_cast<size_t>(y * 28 + 8 + y / 2 + k)] = 255;
+      ds.images[static_cast<size_t>(784 + y * 28 + 20 - y / 2 + k)] = 200;
+    }
+  ds.labels = {1, 7};
+  io::LoadedModel m = testing::digit_model();
+  data::Normalization norm = m.info.normalization;
+  norm.deskew = true;
+  const std::vector<int32_t> predictions = {4, 3};
+  const auto errors = explain::find_errors(m.net, norm, ds, predictions);
+  ASSERT_EQ(errors.size(), 2u);
+  for (const auto& e : errors) {
+    const data::DigitImage raw = data::digit_from_mnist_bytes(ds.images.data() + e.index * 784);
+    const data::DigitImage seen = explain::model_view(raw, norm);
+    EXPECT_NE(seen.pixels, raw.pixels);  // the strokes were slanted
+    EXPECT_EQ(e.image.pixels, seen.pixels) << e.index;
+    const Tensor p = explain::class_probabilities(m.net, explain::digits_to_input({&raw, 1}, norm));
+    EXPECT_NEAR(e.confidence, p[e.predicted], 1e-6) << e.index;
+  }
+  Tensor probabilities({2, 10});
+  probabilities.fill(0.1f);
+  const auto at_hand = explain::find_errors(probabilities, norm, ds, predictions);
+  ASSERT_EQ(at_hand.size(), 2u);
+  for (const auto& e : at_hand)
+    for (const auto& f : errors) {
+      if (e.index == f.index) {
+        EXPECT_EQ(e.image.pixels, f.image.pixels);
+      }
+    }
 }
 
 TEST(ExplainCli, WritesHeatMapsFiltersAndFeatureMaps) {

@@ -12,8 +12,10 @@ namespace mnistcnn::explain {
 
 namespace {
 
-// The misclassified images, in the set's order, without their confidence yet.
-std::vector<Misclassified> misclassified(const data::Dataset& test, const std::vector<int32_t>& predictions) {
+// The misclassified images as the model saw them, in the set's order, without their
+// confidence yet.
+std::vector<Misclassified> misclassified(const data::Dataset& test, const std::vector<int32_t>& predictions,
+                                         const data::Normalization& norm) {
   if (static_cast<int64_t>(predictions.size()) != test.size())
     throw Error("find_errors: " + std::to_string(predictions.size()) + " predictions for " +
                 std::to_string(test.size()) + " images");
@@ -26,7 +28,7 @@ std::vector<Misclassified> misclassified(const data::Dataset& test, const std::v
       m.index = i;
       m.truth = test.labels[static_cast<size_t>(i)];
       m.predicted = predictions[static_cast<size_t>(i)];
-      m.image = data::digit_from_mnist_bytes(test.images.data() + i * pixels);
+      m.image = model_view(data::digit_from_mnist_bytes(test.images.data() + i * pixels), norm);
       out.push_back(m);
     }
   return out;
@@ -41,12 +43,12 @@ void most_confident_first(std::vector<Misclassified>& errors) {
 
 std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normalization& norm, const data::Dataset& test,
                                        const std::vector<int32_t>& predictions) {
-  std::vector<Misclassified> out = misclassified(test, predictions);
+  std::vector<Misclassified> out = misclassified(test, predictions, norm);
   constexpr size_t kBatch = 256;
   for (size_t start = 0; start < out.size(); start += kBatch) {
     std::vector<data::DigitImage> batch;
     for (size_t i = start; i < std::min(out.size(), start + kBatch); ++i) batch.push_back(out[i].image);
-    const Tensor probs = class_probabilities(net, digits_to_input(batch, norm));
+    const Tensor probs = class_probabilities(net, views_to_input(batch, norm));  // already the model's view
     for (size_t i = 0; i < batch.size(); ++i)
       out[start + i].confidence = probs[static_cast<int64_t>(i) * probs.dim(1) + out[start + i].predicted];
   }
@@ -54,12 +56,12 @@ std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normaliz
   return out;
 }
 
-std::vector<Misclassified> find_errors(const Tensor& probabilities, const data::Dataset& test,
-                                       const std::vector<int32_t>& predictions) {
+std::vector<Misclassified> find_errors(const Tensor& probabilities, const data::Normalization& norm,
+                                       const data::Dataset& test, const std::vector<int32_t>& predictions) {
   if (probabilities.shape().rank() != 2 || probabilities.dim(0) != test.size())
     throw Error("find_errors: probabilities of shape " + probabilities.shape().str() + " for " +
                 std::to_string(test.size()) + " images");
-  std::vector<Misclassified> out = misclassified(test, predictions);
+  std::vector<Misclassified> out = misclassified(test, predictions, norm);
   const int64_t classes = probabilities.dim(1);
   for (auto& m : out) {
     if (m.predicted < 0 || m.predicted >= classes)

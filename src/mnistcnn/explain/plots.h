@@ -28,18 +28,18 @@ struct Misclassified {
   int64_t index = 0;  // in the judged set (a caller may renumber it: the grid captions it #index)
   int truth = 0, predicted = 0;
   float confidence = 0;  // probability given to `predicted`
-  data::DigitImage image;
+  data::DigitImage image;  // as the model saw it (model_view: deskewed if the model deskews)
 };
 
 // The test images whose prediction (in `predictions`, one per image in the set's order)
 // differs from the label, most confident mistakes first; the probabilities come from
-// running `net` on them again.
+// running `net` on them again. `norm` is the model's normalisation.
 std::vector<Misclassified> find_errors(nn::Sequential& net, const data::Normalization& norm, const data::Dataset& test,
                                        const std::vector<int32_t>& predictions);
 // The same with the probabilities already at hand (N×C for the N images of `test`, e.g.
 // the mean over the views of test-time augmentation): nothing is run again.
-std::vector<Misclassified> find_errors(const Tensor& probabilities, const data::Dataset& test,
-                                       const std::vector<int32_t>& predictions);
+std::vector<Misclassified> find_errors(const Tensor& probabilities, const data::Normalization& norm,
+                                       const data::Dataset& test, const std::vector<int32_t>& predictions);
 
 // A PNG grid of up to `max_count` of them, each with its true and predicted label and
 // the confidence; "no errors" when there are none.
