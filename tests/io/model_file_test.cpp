@@ -71,6 +71,11 @@ TEST(ModelFile, RefusesMissingExtraAndMisShapedTensors) {
   EXPECT_NE(load_error(path).find("unknown layer 'bogus'"), std::string::npos) << load_error(path);
   io::write_safetensors(path, {{"1.weight", &w}, {"1.bias", &b}}, {{"arch", "flatten dense(10)"}, {"normalization", "{oops"}});
   EXPECT_NE(load_error(path).find("not valid JSON"), std::string::npos) << load_error(path);
+  // A preprocessing step this build does not know is refused, not skipped.
+  io::write_safetensors(path, {{"1.weight", &w}, {"1.bias", &b}},
+                        {{"arch", "flatten dense(10)"}, {"normalization", R"({"mean": 0, "std": 1, "width": 20})"}});
+  EXPECT_NE(load_error(path).find("normalization has 'width', unknown to this build"), std::string::npos)
+      << load_error(path);
   std::filesystem::remove(path);
 }
 

@@ -66,6 +66,12 @@ ModelInfo read_model_info(const std::map<std::string, std::string>& meta, const 
       }
     }
     if (json norm = parse_meta_json(path, meta, "normalization"); !norm.is_null()) {
+      if (!norm.is_object()) throw Error("normalization must be a JSON object {mean, std[, deskew]}");
+      // A key this build does not know changes what the model expects as input (as deskew
+      // did): refuse it rather than feed the model digits it was not trained on.
+      for (const auto& [key, value] : norm.items())
+        if (key != "mean" && key != "std" && key != "deskew")
+          throw Error("normalization has '" + key + "', unknown to this build (written by a newer mnistcnn?)");
       info.normalization.mean = norm.at("mean").get<float>();
       info.normalization.std = norm.at("std").get<float>();
       info.normalization.deskew = norm.value("deskew", false);
