@@ -37,6 +37,13 @@ class DataCli : public ::testing::Test {
     }
     return root;
   }
+  // A ten-digit model (flatten dense(10)) whose weights are all zero: it says "0" to everything.
+  std::string zero_digit_model() {
+    const std::string model = dir_ + "/digits.safetensors";
+    Tensor w({10, 784}), b({10});
+    io::write_safetensors(model, {{"1.weight", &w}, {"1.bias", &b}}, {{"arch", "flatten dense(10)"}});
+    return model;
+  }
   std::string dir_;
 };
 
@@ -112,9 +119,7 @@ TEST_F(DataCli, InspectImageFolder) {
 
 TEST_F(DataCli, InspectAlignsAFolderToAModelsClasses) {
   // A ten-digit model and a folder of corrections for two of its digits.
-  const std::string model = dir_ + "/digits.safetensors";
-  Tensor w({10, 784}), b({10});
-  io::write_safetensors(model, {{"1.weight", &w}, {"1.bias", &b}}, {{"arch", "flatten dense(10)"}});
+  const std::string model = zero_digit_model();
   const std::string root = image_folder({"3", "7"});
   auto r = run_cli("data inspect --data " + root + " --test-split 1 --model " + model + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -134,9 +139,7 @@ TEST_F(DataCli, InspectAlignsAFolderToAModelsClasses) {
 // eval on an image folder names each misjudged image by its PNG (a model of zero weights
 // says "0" to everything, so every 3 and 7 is wrong).
 TEST_F(DataCli, EvalNamesEachMisjudgedPngByItsFile) {
-  const std::string model = dir_ + "/zero.safetensors";
-  Tensor w({10, 784}), b({10});
-  io::write_safetensors(model, {{"1.weight", &w}, {"1.bias", &b}}, {{"arch", "flatten dense(10)"}});
+  const std::string model = zero_digit_model();
   const std::string root = image_folder({"3", "7"});
   const auto r = run_cli("eval --model " + model + " --data " + root + " --test-split 1 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
