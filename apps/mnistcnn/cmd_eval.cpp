@@ -51,7 +51,11 @@ void write_eval_images(const std::string& confusion, const std::string& errors, 
                                : explain::find_errors(m.net, norm, images, r.predictions);
     if (judged.files.empty())  // IDX: caption each digit with its number in the file, as the JSON's source_index
       for (auto& w : wrong) w.index = judged.source_index.at(static_cast<size_t>(w.index));
-    explain::plot_errors(wrong, names, title + (norm.deskew ? ", drawn deskewed as the model sees them" : ""), errors);
+    std::string view;
+    if (norm.deskew) view = "deskewed";
+    if (norm.width > 0) view += (view.empty() ? "" : ", ") + std::string("width ") + std::to_string(norm.width);
+    explain::plot_errors(wrong, names, title + (view.empty() ? "" : ", drawn as the model sees them (" + view + ")"),
+                         errors);
     note("wrote " + errors);
   }
 }

@@ -39,7 +39,8 @@ void add_info_command(CLI::App& app) {
                           {"params", params}, {"normalization", {{"name", m.info.normalization.name()},
                                                                  {"mean", m.info.normalization.mean},
                                                                  {"std", m.info.normalization.std},
-                                                                 {"deskew", m.info.normalization.deskew}}},
+                                                                 {"deskew", m.info.normalization.deskew},
+                                                                 {"width", m.info.normalization.width}}},
                           {"classes", classes}, {"checkpoint", ck},
                           {"provenance", m.info.provenance}, {"tensors", tensors},
                           {"weights_sha256", io::weights_sha256(m.net)}};

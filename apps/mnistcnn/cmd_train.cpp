@@ -22,6 +22,7 @@ struct TrainArgs {
   int64_t batch_size = 0;
   double lr = 0, momentum = 0, weight_decay = 0;
   bool nesterov = false, dry_run = false, deskew = false;
+  int64_t normalize_width = 0;
   DataFlags data;
   uint64_t seed = 1;
   RunFlags run;
@@ -69,10 +70,14 @@ void run_train(TrainArgs& a) {
   if (a.o_normalize->count()) recipe.normalization = a.normalize;
   data::Normalization norm = data::Normalization::parse(recipe.normalization);
   if (a.deskew) norm.deskew = true;
+  if (a.normalize_width > 0) norm.width = a.normalize_width;
   const optim::ScheduleOptions sched_opt = optim::parse_schedule(a.run.schedule);
   if (a.run.out.empty()) a.run.out = "models/" + (preset_name.empty() ? std::string("custom") : preset_name) + ".safetensors";
 
   nn::Sequential net = nn::Sequential::from_spec(spec);  // a bad spec fails before any data is read
+  if (norm.width > net.input_shape()[2])
+    throw Error("width normalisation to " + std::to_string(norm.width) + " pixels does not fit the network's " +
+                net.input_shape().str() + " input");
   Shape out_shape = net.shapes(1)[net.logits_end() - 1];
   if (out_shape.rank() != 2)
     throw Error("the network must end in N×classes scores, but it ends in " + out_shape.str(),
@@ -176,10 +181,14 @@ void add_train_command(CLI::App& app) {
   a->o_init = cmd->add_option("--init", a->init, "weight initialisation: torch | glorot-uniform");
   a->o_normalize = cmd->add_option("--normalize", a->normalize,
                                    "scale (pixels/255) | standardize (mean 0.1307, std 0.3081) | MEAN,STD, each "
-                                   "optionally +deskew");
+                                   "optionally +deskew, then +width=N");
   cmd->add_flag("--deskew", a->deskew,
                 "deskew every image (shear it upright about its centre of mass) before normalising; stored in the "
                 "model, so eval, predict and the server do the same");
+  cmd->add_option("--normalize-width", a->normalize_width,
+                  "scale each digit's ink horizontally to N pixels wide, centred, its height kept (Ciresan et al. "
+                  "2012's width normalisation; after --deskew); stored in the model")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   cmd->add_option("--seed", a->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
   cmd->add_option("--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
   cmd->add_option("--out", a->run.out, "model file to write (default models/PRESET.safetensors)");

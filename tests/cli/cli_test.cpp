@@ -208,6 +208,20 @@ TEST(Cli, DeskewIsStoredAndAppliedByEval) {
   EXPECT_EQ(r.info["normalization"]["deskew"], true);
 }
 
+// --normalize-width likewise, after --deskew when both are given; a width the 28-pixel
+// input cannot hold is refused before any data is read.
+TEST(Cli, WidthNormalisationIsStoredAndAppliedByEval) {
+  MNISTCNN_REQUIRE_MNIST();
+  const SmallRun r = train_small_and_reload(
+      "width", "--arch 'conv(8,5) relu maxpool(2) flatten dense(10)' --deskew --normalize-width 14");
+  ASSERT_FALSE(r.info.is_null());
+  EXPECT_EQ(r.info["normalization"]["name"], "scale+deskew+width=14");
+  EXPECT_EQ(r.info["normalization"]["width"], 14);
+  const auto bad = run_cli("train --arch 'flatten dense(10)' --normalize-width 29 --dry-run");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("width normalisation to 29 pixels does not fit the network's"), std::string::npos) << bad.err;
+}
+
 // SIGTERM (or Ctrl-C) stops the server cleanly: it says so and exits 0. The program takes
 // the signals on a thread of its own (apps/mnistcnn/signal_stop.h), not in a handler.
 std::string read_text(const std::string& path) {

@@ -73,9 +73,18 @@ TEST(ModelFile, RefusesMissingExtraAndMisShapedTensors) {
   EXPECT_NE(load_error(path).find("not valid JSON"), std::string::npos) << load_error(path);
   // A preprocessing step this build does not know is refused, not skipped.
   io::write_safetensors(path, {{"1.weight", &w}, {"1.bias", &b}},
-                        {{"arch", "flatten dense(10)"}, {"normalization", R"({"mean": 0, "std": 1, "width": 20})"}});
-  EXPECT_NE(load_error(path).find("normalization has 'width', unknown to this build"), std::string::npos)
+                        {{"arch", "flatten dense(10)"}, {"normalization", R"({"mean": 0, "std": 1, "invert": true})"}});
+  EXPECT_NE(load_error(path).find("normalization has 'invert', unknown to this build"), std::string::npos)
       << load_error(path);
+  // A width normalisation that no 28-pixel-wide digit can take, or not a whole number of pixels.
+  for (const char* width : {"0", "29", "-3", "14.5", "\"14\"", "18446744073709551615"}) {
+    io::write_safetensors(path, {{"1.weight", &w}, {"1.bias", &b}},
+                          {{"arch", "flatten dense(10)"},
+                           {"normalization", std::string(R"({"mean": 0, "std": 1, "width": )") + width + "}"}});
+    EXPECT_NE(load_error(path).find("normalization width must be a whole number of pixels from 1 to the image width (28)"),
+              std::string::npos)
+        << width << ": " << load_error(path);
+  }
   std::filesystem::remove(path);
 }
 

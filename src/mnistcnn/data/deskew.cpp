@@ -57,10 +57,4 @@ void deskew(const float* src, float* dst, int64_t H, int64_t W) {
   warp_bilinear(src, dst, H, W, map, nullptr, nullptr);
 }
 
-void deskew_to_grey_levels(const float* src, float* dst, int64_t H, int64_t W) {
-  deskew(src, dst, H, W);
-  for (int64_t i = 0; i < H * W; ++i)
-    dst[i] = static_cast<float>(std::lround(std::clamp(dst[i], 0.0f, 1.0f) * 255.0f)) / 255.0f;
-}
-
 }  // namespace mnistcnn::data

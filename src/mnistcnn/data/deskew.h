@@ -16,8 +16,4 @@ float skew(const float* img, int64_t H, int64_t W);
 // src. A blank or upright image is copied unchanged.
 void deskew(const float* src, float* dst, int64_t H, int64_t W);
 
-// deskew, then each value rounded to the nearest of MNIST's 256 grey levels (k/255):
-// what the loader keeps (as bytes) and what the predict path feeds, so that the two agree.
-void deskew_to_grey_levels(const float* src, float* dst, int64_t H, int64_t W);
-
 }  // namespace mnistcnn::data

@@ -11,7 +11,6 @@
 
 #include "mnistcnn/core/error.h"
 #include "mnistcnn/core/rng.h"
-#include "mnistcnn/data/deskew.h"
 #include "mnistcnn/data/sha256.h"
 #include "mnistcnn/kernels/parallel.h"
 
@@ -52,13 +51,16 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
   for (int64_t i : indices_)
     if (i < 0 || i >= data.size()) throw Error("loader: index " + std::to_string(i) + " outside the dataset");
   for (int b = 0; b < 256; ++b) lut_[b] = norm_.apply(static_cast<float>(b) / 255.0f);
-  if (norm_.deskew) {
+  if (norm_.reshapes()) {
     const int64_t pixels = data.rows * data.cols;
     slot_.assign(static_cast<size_t>(data.size()), -1);
     int64_t slots = 0;
     for (int64_t i : indices_)
       if (slot_[static_cast<size_t>(i)] < 0) slot_[static_cast<size_t>(i)] = slots++;
-    deskewed_.resize(static_cast<size_t>(slots * pixels));
+    if (norm_.width > data.cols)
+      throw Error("loader: width normalisation to " + std::to_string(norm_.width) + " pixels does not fit " +
+                  std::to_string(data.rows) + "x" + std::to_string(data.cols) + " images");
+    views_.resize(static_cast<size_t>(slots * pixels));
     kernels::parallel_region(slots > 1, [&] {
       std::vector<float> in(static_cast<size_t>(pixels)), out(static_cast<size_t>(pixels));
 #pragma omp for schedule(static)
@@ -67,8 +69,8 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
         if (s < 0) continue;
         const uint8_t* src = data.images.data() + i * pixels;
         for (int64_t p = 0; p < pixels; ++p) in[static_cast<size_t>(p)] = static_cast<float>(src[p]) / 255.0f;
-        deskew_to_grey_levels(in.data(), out.data(), data.rows, data.cols);
-        uint8_t* dst = deskewed_.data() + s * pixels;
+        to_model_view(norm_, in.data(), out.data(), data.rows, data.cols);
+        uint8_t* dst = views_.data() + s * pixels;
         for (int64_t p = 0; p < pixels; ++p) dst[p] = static_cast<uint8_t>(std::lround(out[static_cast<size_t>(p)] * 255.0f));
       }
     });
@@ -78,8 +80,8 @@ Loader::Loader(const Dataset& data, std::vector<int64_t> indices, int64_t batch_
 
 const uint8_t* Loader::image(int64_t idx) const {
   const int64_t pixels = data_.rows * data_.cols;
-  if (!norm_.deskew) return data_.images.data() + idx * pixels;
-  return deskewed_.data() + slot_[static_cast<size_t>(idx)] * pixels;
+  if (!norm_.reshapes()) return data_.images.data() + idx * pixels;
+  return views_.data() + slot_[static_cast<size_t>(idx)] * pixels;
 }
 
 void Loader::set_augment(const AugmentOptions& opt) {

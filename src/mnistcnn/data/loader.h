@@ -2,8 +2,8 @@
 // the run's seed, optionally augmented, converted from bytes to normalised floats one
 // batch at a time. The order of epoch e depends only on (seed, e), and an image's
 // augmentation only on (seed, e, its dataset index), so a resumed run sees the same data.
-// With a deskewing normalisation the loader deskews its images once, to bytes, when it is
-// made; augmentation and shifts then act on the upright digits.
+// With a reshaping normalisation (deskew, width) the loader makes the model's view of its
+// images once, to bytes, when it is made; augmentation and shifts then act on that view.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -65,8 +65,8 @@ class Loader {
   std::optional<Augmenter> augment_;
   int shift_x_ = 0, shift_y_ = 0;
   float lut_[256];  // byte -> normalised float
-  std::vector<uint8_t> deskewed_;  // norm_.deskew: the images of indices_, deskewed, by slot
-  std::vector<int64_t> slot_;      // dataset index -> its image in deskewed_
+  std::vector<uint8_t> views_;  // norm_.reshapes(): the images of indices_ as the model sees them, by slot
+  std::vector<int64_t> slot_;   // dataset index -> its image in views_
 };
 
 // A seeded split of [0, n) into (train, validation), the validation part holding

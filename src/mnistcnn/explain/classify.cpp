@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "mnistcnn/core/error.h"
-#include "mnistcnn/data/deskew.h"
 #include "mnistcnn/io/png.h"
 #include "mnistcnn/kernels/activation.h"
 
@@ -45,9 +44,9 @@ data::DigitImage digit_from_pixels(std::span<const float> pixels, bool preproces
 }
 
 data::DigitImage model_view(const data::DigitImage& digit, const data::Normalization& norm) {
-  if (!norm.deskew || digit.blank) return digit;
+  if (!norm.reshapes() || digit.blank) return digit;
   data::DigitImage seen;
-  data::deskew_to_grey_levels(digit.pixels.data(), seen.pixels.data(), 28, 28);
+  data::to_model_view(norm, digit.pixels.data(), seen.pixels.data(), 28, 28);
   return seen;
 }
 

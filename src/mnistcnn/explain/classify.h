@@ -27,9 +27,9 @@ data::DigitImage digit_from_png(const uint8_t* bytes, size_t size, const std::st
 data::DigitImage digit_from_pixels(std::span<const float> pixels, bool preprocess);
 
 // The digit as a model with this normalisation sees it, before the pixel scaling: when it
-// deskews, deskewed and kept to MNIST's 256 grey levels as data::Loader does (so a digit
-// predicted here and the same digit evaluated from an IDX file agree exactly); otherwise
-// the digit itself. Saliency and the like are drawn over this.
+// deskews or normalises widths, data::to_model_view's result, as data::Loader serves it (so
+// a digit predicted here and the same digit evaluated from an IDX file agree exactly);
+// otherwise the digit itself. Saliency and the like are drawn over this.
 data::DigitImage model_view(const data::DigitImage& digit, const data::Normalization& norm);
 
 // N digits → the N×1×28×28 network input under the model's normalisation (model_view,
@@ -37,7 +37,7 @@ data::DigitImage model_view(const data::DigitImage& digit, const data::Normaliza
 Tensor digits_to_input(std::span<const data::DigitImage> digits, const data::Normalization& norm);
 
 // The same for digits that are already model_view's output: the pixel scaling alone, for
-// callers that keep the view to show it (deskewing twice would shear a second time).
+// callers that keep the view to show it (reshaping twice would shear or scale a second time).
 Tensor views_to_input(std::span<const data::DigitImage> views, const data::Normalization& norm);
 
 // Softmax of the network's logits (a trailing softmax layer is left out and applied

@@ -21,6 +21,7 @@ std::map<std::string, std::string> model_metadata(const nn::Sequential& net, con
   meta["input_shape"] = json::array({in[0], in[1], in[2]}).dump();
   json norm{{"mean", info.normalization.mean}, {"std", info.normalization.std}};
   if (info.normalization.deskew) norm["deskew"] = true;  // absent otherwise: older files stay as they were
+  if (info.normalization.width > 0) norm["width"] = info.normalization.width;
   meta["normalization"] = norm.dump();
   if (!info.classes.empty()) meta["classes"] = json(info.classes).dump();
   if (!info.provenance.empty()) meta["provenance"] = json(info.provenance).dump();
@@ -66,15 +67,22 @@ ModelInfo read_model_info(const std::map<std::string, std::string>& meta, const 
       }
     }
     if (json norm = parse_meta_json(path, meta, "normalization"); !norm.is_null()) {
-      if (!norm.is_object()) throw Error("normalization must be a JSON object {mean, std[, deskew]}");
+      if (!norm.is_object()) throw Error("normalization must be a JSON object {mean, std[, deskew][, width]}");
       // A key this build does not know changes what the model expects as input (as deskew
       // did): refuse it rather than feed the model digits it was not trained on.
       for (const auto& [key, value] : norm.items())
-        if (key != "mean" && key != "std" && key != "deskew")
+        if (key != "mean" && key != "std" && key != "deskew" && key != "width")
           throw Error("normalization has '" + key + "', unknown to this build (written by a newer mnistcnn?)");
       info.normalization.mean = norm.at("mean").get<float>();
       info.normalization.std = norm.at("std").get<float>();
       info.normalization.deskew = norm.value("deskew", false);
+      if (norm.contains("width")) {
+        const json& w = norm.at("width");
+        if (!w.is_number_integer() || w.get<int64_t>() < 1 || w.get<int64_t>() > info.input[2])
+          throw Error("normalization width must be a whole number of pixels from 1 to the image width (" +
+                      std::to_string(info.input[2]) + "), not " + w.dump());
+        info.normalization.width = w.get<int64_t>();
+      }
       if (!std::isfinite(info.normalization.mean) || !(info.normalization.std > 0.0f) ||
           !std::isfinite(info.normalization.std))
         throw Error("normalization needs a finite mean and a finite std > 0");
