@@ -167,6 +167,7 @@ TEST(SearchCli, KFoldAveragesKTrialsPerConfiguration) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto t = trials(dir);
   ASSERT_EQ(t.size(), 3u);
+  for (const json& j : t) EXPECT_FALSE(j.contains("model")) << "no --keep-models: the trials' models are gone";
   std::set<int> folds;
   double sum = 0;
   for (const json& j : t) folds.insert(j["fold"].get<int>()), sum += j["val_accuracy"].get<double>();
@@ -192,12 +193,12 @@ TEST(SearchCli, GridVariesABooleanFlagIntoEachTrialsModel) {
     ASSERT_EQ(j["status"], "ok") << j.dump();
     const std::string value = j["flags"]["deskew"].get<std::string>();
     values.insert(value);
-    char config[8];
-    std::snprintf(config, sizeof config, "c%03d", j["config"].get<int>());
-    const auto info = run_cli("info --json " + dir + "/trials/" + config + "/model.safetensors");
+    const std::string model = j["model"].get<std::string>();  // --keep-models names each trial's file
+    EXPECT_EQ(model.rfind(dir + "/trials/", 0), 0u) << model;
+    const auto info = run_cli("info --json " + model);
     ASSERT_EQ(info.exit_code, 0) << info.err;
     const json norm = json::parse(info.out)["normalization"];
-    EXPECT_EQ(norm["deskew"].get<bool>(), value == "true") << config;
+    EXPECT_EQ(norm["deskew"].get<bool>(), value == "true") << model;
     EXPECT_EQ(norm["name"], value == "true" ? "scale+deskew" : "scale");
   }
   EXPECT_EQ(values, (std::set<std::string>{"true", "false"}));

@@ -19,6 +19,7 @@ nlohmann::json to_json(const TrialResult& t) {
     j["val_accuracy"] = t.val_accuracy;
     j["val_loss"] = t.val_loss;
     j["scored_epoch"] = t.scored_epoch;
+    if (!t.model.empty()) j["model"] = t.model;
   } else {
     j["val_accuracy"] = nullptr;
     j["val_loss"] = nullptr;

@@ -21,6 +21,7 @@ struct TrialResult {
   double val_accuracy = 0, val_loss = 0, train_seconds = 0;
   int scored_epoch = 0;       // the epoch whose validation is the objective
   std::string error;          // failed: the child's last stderr line
+  std::string model;          // --keep-models: the trial's model file (a later rung's trains over it)
 };
 nlohmann::json to_json(const TrialResult& t);
 

@@ -32,6 +32,10 @@ std::vector<std::string> flags_of(const SearchOptions& o, const Config& c) {
   return words;
 }
 
+std::string model_path(const SearchOptions& o, int config, int fold) {
+  return o.trial_dir + "/" + trial_name(config, fold) + "/model.safetensors";
+}
+
 std::vector<std::string> command(const SearchOptions& o, const Config& c, int config, int fold, int epochs,
                                  Checkpoints ck) {
   std::vector<std::string> a{"train"};
@@ -41,7 +45,7 @@ std::vector<std::string> command(const SearchOptions& o, const Config& c, int co
   else a.push_back("--val-split=" + format_value(o.val_split));
   for (const char* w : {"--no-test", "--json", "-q"}) a.push_back(w);
   const std::string dir = o.trial_dir + "/" + trial_name(config, fold);
-  a.push_back("--out=" + dir + "/model.safetensors");
+  a.push_back("--out=" + model_path(o, config, fold));
   if (!has_flag(flags_of(o, c), "threads")) a.push_back("--threads=" + std::to_string(o.threads));
   if (ck != Checkpoints::None) {
     a.push_back("--checkpoint-dir=" + dir + "/ck");
@@ -170,6 +174,7 @@ SearchOutcome run_search(const SearchOptions& o, const SearchCallbacks& cb, cons
       }
       if (!o.keep_models && o.halving == 0)
         std::filesystem::remove_all(o.trial_dir + "/" + trial_name(t.config, t.fold));
+      if (o.keep_models && t.status == "ok") t.model = model_path(o, t.config, t.fold);
       const bool ok = t.status == "ok";
       any_ok = any_ok || ok;
       if (!ok && !res.terminated) ++failures, messages.insert(t.error);
