@@ -17,7 +17,6 @@
 #include "mnistcnn/data/digit_image.h"
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/explain/classify.h"
-#include "mnistcnn/explain/predictor.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/nn/sequential.h"
 #include "explain/support_models.h"
@@ -136,23 +135,14 @@ TEST(Deskew, LoaderAndPredictPathServeTheSameUprightDigits) {
 // The predictor (server, predict) gives the probabilities of the deskewed input and
 // returns that input, so that saliency drawn over it lines up.
 TEST(Deskew, PredictorShowsAndClassifiesTheDeskewedDigit) {
-  io::LoadedModel m = testing::digit_model();
-  m.info.normalization.deskew = true;
-  nn::Sequential net = nn::Sequential::from_spec(m.info.arch);
-  for (size_t i = 0; i < net.params().size(); ++i) net.params()[i]->value = m.net.params()[i]->value;
+  data::Normalization norm = data::Normalization::standardize();
+  norm.deskew = true;
   const auto pixels = stroke(4, 18.0f, 23, 9.0f);
   const data::DigitImage slanted = explain::digit_from_pixels(pixels, false);
-  const data::DigitImage seen = explain::model_view(slanted, m.info.normalization);
+  const data::DigitImage seen = explain::model_view(slanted, norm);
   EXPECT_NEAR(skew(seen.pixels.data(), 28, 28), 0.0f, 0.03f);
   EXPECT_EQ(explain::model_view(slanted, data::Normalization::standardize()).pixels, slanted.pixels);
-
-  const explain::Predictor predictor(std::move(m));
-  const explain::Prediction p = predictor.predict(slanted, true);
-  EXPECT_EQ(p.input.pixels, seen.pixels);
-  data::Normalization plain = data::Normalization::standardize();
-  const Tensor want = explain::class_probabilities(net, explain::digits_to_input({&seen, 1}, plain));
-  ASSERT_EQ(p.probabilities.size(), 10u);
-  for (size_t c = 0; c < 10; ++c) EXPECT_EQ(p.probabilities[c], want[static_cast<int64_t>(c)]) << c;
+  testing::expect_predictor_classifies_view(norm, slanted, seen);
 }
 
 TEST(Deskew, NormalizationParsesPrintsAndIsStoredInTheModel) {

@@ -16,7 +16,6 @@
 #include "mnistcnn/data/loader.h"
 #include "mnistcnn/data/normalize.h"
 #include "mnistcnn/explain/classify.h"
-#include "mnistcnn/explain/predictor.h"
 #include "mnistcnn/io/model_file.h"
 #include "mnistcnn/nn/sequential.h"
 #include "explain/support_models.h"
@@ -160,21 +159,14 @@ TEST(WidthNormalize, LoaderAndPredictPathServeTheSameNormalisedDigits) {
 
 // The predictor (server, predict) shows and classifies the width-normalised digit.
 TEST(WidthNormalize, PredictorShowsAndClassifiesTheNormalisedDigit) {
-  io::LoadedModel m = testing::digit_model();
-  m.info.normalization.width = 16;
+  data::Normalization norm = data::Normalization::standardize();
+  norm.width = 16;
   const data::DigitImage thin = explain::digit_from_pixels(block(4, 23, 12, 14, 1.0f), false);
-  const data::DigitImage seen = explain::model_view(thin, m.info.normalization);
+  const data::DigitImage seen = explain::model_view(thin, norm);
   const data::InkColumns ink = ink_columns(seen.pixels.data(), 28, 28);
   EXPECT_EQ(ink.first, 6);  // [6, 22): 16 wide about x = 14
   EXPECT_EQ(ink.last, 21);
-  nn::Sequential net = nn::Sequential::from_spec(m.info.arch);
-  for (size_t i = 0; i < net.params().size(); ++i) net.params()[i]->value = m.net.params()[i]->value;
-  const explain::Predictor predictor(std::move(m));
-  const explain::Prediction p = predictor.predict(thin, true);
-  EXPECT_EQ(p.input.pixels, seen.pixels);
-  const Tensor want = explain::class_probabilities(net, explain::views_to_input({&seen, 1}, data::Normalization::standardize()));
-  ASSERT_EQ(p.probabilities.size(), 10u);
-  for (size_t c = 0; c < 10; ++c) EXPECT_EQ(p.probabilities[c], want[static_cast<int64_t>(c)]) << c;
+  testing::expect_predictor_classifies_view(norm, thin, seen);
 }
 
 TEST(WidthNormalize, NormalizationParsesPrintsAndIsStoredInTheModel) {
